@@ -1,0 +1,55 @@
+# The two commands of the README:
+#   make run   installs what is missing, builds, and starts chatstored on
+#              127.0.0.1:8080 with the embedded SQLite store under ./data/
+#   make test  installs what is missing, builds, and runs every test, in a
+#              normal build and in an AddressSanitizer+UBSan build
+SHELL := /bin/bash
+JOBS ?= $(shell nproc)
+BUILD ?= build
+ASAN_BUILD ?= build-asan
+
+.PHONY: all deps build run test test-release test-asan bench format format-check clean
+
+all: build
+
+deps:
+	@scripts/install-deps.sh
+
+$(BUILD)/CMakeCache.txt:
+	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo
+
+build: deps $(BUILD)/CMakeCache.txt
+	cmake --build $(BUILD) -j$(JOBS)
+
+run: deps $(BUILD)/CMakeCache.txt
+	cmake --build $(BUILD) -j$(JOBS) --target chatstored
+	$(BUILD)/src/server/chatstored --dev $(ARGS)
+
+test: test-release test-asan format-check
+
+test-release: build
+	cd $(BUILD) && ctest --output-on-failure -j2 --timeout 600
+
+$(ASAN_BUILD)/CMakeCache.txt:
+	cmake -S . -B $(ASAN_BUILD) -DCMAKE_BUILD_TYPE=Debug -DCHATSTORE_SANITIZE=ON \
+	  -DCHATSTORE_BUILD_BENCH=OFF -DCMAKE_CXX_FLAGS="-O1"
+
+test-asan: deps $(ASAN_BUILD)/CMakeCache.txt
+	cmake --build $(ASAN_BUILD) -j$(JOBS)
+	cd $(ASAN_BUILD) && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
+	  UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+	  ctest --output-on-failure -j2 --timeout 900
+
+bench: build
+	bench/run.sh
+
+format:
+	git ls-files '*.cc' '*.h' | xargs clang-format -i
+
+format-check:
+	@out=$$(git ls-files '*.cc' '*.h' | xargs clang-format --dry-run 2>&1); \
+	if [ -n "$$out" ]; then echo "$$out" | head -40; \
+	  echo "clang-format: run 'make format'"; exit 1; fi; echo "clang-format: ok"
+
+clean:
+	rm -rf $(BUILD) $(ASAN_BUILD)

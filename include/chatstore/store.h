@@ -1,0 +1,165 @@
+// The storage interface every backend implements (memory, sqlite, redis,
+// postgres). A store knows nothing of what a change *means*: the core
+// prepares it (a Mutation) and the store runs that preparation inside its
+// atomic section, then writes the resulting WriteBatch all or nothing.
+#ifndef CHATSTORE_STORE_H_
+#define CHATSTORE_STORE_H_
+
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "chatstore/clock.h"
+#include "chatstore/status.h"
+#include "chatstore/types.h"
+
+namespace chatstore {
+
+// A message row to write: inserted when `created`, replaced otherwise.
+struct MessageWrite {
+  Message row;
+  bool created = false;
+};
+
+// Everything one change writes, computed by the core against the current
+// rows. Event seqs are already numbered last_seq+1, last_seq+2, ... and
+// `session.last_seq` equals the last of them, so a backend that applies the
+// batch atomically keeps the log gapless.
+struct WriteBatch {
+  Session session;               // the session row after the change
+  bool creates_session = false;  // insert instead of update
+  std::vector<MessageWrite> messages;
+  std::vector<Event> events;  // never empty
+};
+
+// The meaning of one change to one session, decided once for every backend.
+// Implementations live in src/core/ and are immutable and thread-safe.
+class Mutation {
+ public:
+  virtual ~Mutation() = default;
+  // The session the change applies to.
+  virtual const std::string& session_id() const = 0;
+  // The message whose current row Prepare() needs, or empty.
+  virtual const std::string& message_id() const = 0;
+  // Computes the batch from the current rows; `session` is null when the
+  // session does not exist (or has expired), `message` when the message does
+  // not exist. Returns the error to give the caller when the change is not
+  // allowed (NotFound, Conflict, ...): the store then writes nothing.
+  // Called by the store inside its atomic section, possibly more than once
+  // (optimistic backends retry), so it must be a pure function of its inputs.
+  virtual Result<WriteBatch> Prepare(const Session* session,
+                                     const Message* message,
+                                     Timestamp now) const = 0;
+};
+
+struct StoreOptions {
+  std::shared_ptr<Clock> clock = SystemClock();
+  // memory://: the most sessions held at once; creating one more first drops
+  // expired sessions, then answers ResourceExhausted.
+  std::size_t memory_max_sessions = 100000;
+  // sqlite://: synchronous=FULL (durable on power loss) unless false
+  // (NORMAL: a power cut may lose the last commits, never corrupts). The URI
+  // query `?synchronous=normal|full` overrides.
+  bool sqlite_synchronous_full = true;
+  int sqlite_busy_timeout_ms = 10000;
+  // sqlite://: the most changes one group commit may carry.
+  std::size_t sqlite_max_group = 512;
+  // sqlite://: reader connections in the pool.
+  std::size_t sqlite_readers = 4;
+};
+
+struct StoreStats {
+  std::int64_t sessions = 0;
+  std::int64_t messages = 0;
+  std::int64_t events = 0;
+  std::int64_t bytes = 0;  // on disk or in memory, as the backend counts it
+  // Group commits (sqlite): how many transactions, carrying how many changes.
+  std::int64_t commits = 0;
+  std::int64_t committed_changes = 0;
+};
+
+// REQUIRES for every method: arguments within the service's limits (the
+// service validates before calling). All methods are thread-safe. Sessions
+// whose expires_at is at or before clock->Now() read as NotFound.
+class Store {
+ public:
+  virtual ~Store() = default;
+
+  // "memory", "sqlite", ...
+  virtual std::string_view kind() const = 0;
+
+  using ApplyCallback = std::function<void(Result<WriteBatch>)>;
+  // Runs mutation->Prepare() against the current rows and writes its batch
+  // atomically; `done` receives the batch as written (or the error) after the
+  // change is durable, on a store thread or inline. Never blocks on I/O when
+  // the backend has its own writer thread.
+  // Ordering: for one session, `done` callbacks run one at a time and in seq
+  // order (a backend calls `done` before it lets the next change to that
+  // session proceed, e.g. under the session's lock, or from its single writer
+  // thread in commit order). Listeners rely on this to publish in order, so
+  // `done` must be quick and must not call back into the store.
+  virtual void Apply(std::shared_ptr<const Mutation> mutation,
+                     ApplyCallback done) = 0;
+  // Apply() and wait.
+  Result<WriteBatch> ApplySync(std::shared_ptr<const Mutation> mutation);
+
+  // NotFound when missing or expired.
+  virtual Result<Session> GetSession(std::string_view session_id) = 0;
+  virtual Result<Message> GetMessage(std::string_view session_id,
+                                     std::string_view message_id) = 0;
+
+  // The user's sessions ordered by (updated_at, id) descending, starting
+  // after `after`; at most `limit`. `next` is set when more may follow.
+  virtual Result<SessionPage> ListSessions(
+      std::string_view user_id, std::optional<SessionStatus> status,
+      const std::optional<SessionCursor>& after, int limit) = 0;
+
+  // Events with seq > after_seq, ascending, at most `limit`.
+  virtual Result<std::vector<Event>> ReadEvents(std::string_view session_id,
+                                                std::int64_t after_seq,
+                                                int limit) = 0;
+  // Messages with seq > after_seq, ascending, at most `limit`.
+  virtual Result<std::vector<Message>> ReadMessages(std::string_view session_id,
+                                                    std::int64_t after_seq,
+                                                    int limit) = 0;
+
+  // Removes the session with its messages, events and search entries.
+  // NotFound when missing. Returns what was removed.
+  virtual Result<EraseCounts> DeleteSession(std::string_view session_id) = 0;
+  // Removes every session of the user and their preferences.
+  virtual Result<EraseCounts> DeleteUser(std::string_view user_id) = 0;
+
+  // Full-text search over the user's complete messages, newest first.
+  // `query` is plain words (no operators): every word must match.
+  virtual Result<SearchPage> Search(std::string_view user_id,
+                                    std::string_view query,
+                                    const std::optional<SearchCursor>& after,
+                                    int limit) = 0;
+
+  // NotFound when the user never stored preferences.
+  virtual Result<Preferences> GetPreferences(std::string_view user_id) = 0;
+  virtual Status PutPreferences(std::string_view user_id,
+                                const Preferences& prefs) = 0;
+
+  // Deletes up to `limit` sessions whose expires_at <= now; returns counts.
+  virtual Result<EraseCounts> SweepExpired(Timestamp now, int limit) = 0;
+
+  // OK when the backend answers (readiness).
+  virtual Status Ping() = 0;
+  virtual Result<StoreStats> Stats() = 0;
+};
+
+// Opens a store by URI: "memory://", "sqlite:///abs/path.db",
+// "sqlite://relative/path.db" (directories are created). InvalidArgument for
+// an unknown scheme; Unavailable when the backend cannot be reached.
+Result<std::shared_ptr<Store>> OpenStore(std::string_view uri,
+                                         const StoreOptions& options = {});
+
+}  // namespace chatstore
+
+#endif  // CHATSTORE_STORE_H_

@@ -1,0 +1,40 @@
+// JSON parsing with limits, RFC 7396 merge patch, and UTF-8 validation:
+// the checks every piece of caller-supplied JSON passes before it is stored.
+#ifndef CHATSTORE_CORE_JSON_UTIL_H_
+#define CHATSTORE_CORE_JSON_UTIL_H_
+
+#include <boost/json.hpp>
+#include <cstddef>
+#include <string>
+#include <string_view>
+
+#include "chatstore/status.h"
+
+namespace chatstore::json {
+
+// Parses `text` as one JSON value no deeper than `max_depth`.
+// InvalidArgument naming `field` when it is not JSON (or not valid UTF-8);
+// Unprocessable when it is nested too deeply.
+Result<boost::json::value> Parse(std::string_view text, std::size_t max_depth,
+                                 std::string_view field);
+
+// Parse() that also requires an object (Unprocessable otherwise).
+Result<boost::json::object> ParseObject(std::string_view text,
+                                        std::size_t max_depth,
+                                        std::string_view field);
+
+// Depth of a value: 0 for scalars, 1 for a flat array/object, ...
+std::size_t Depth(const boost::json::value& v);
+
+// Applies an RFC 7396 merge patch to `target` in place.
+void MergePatch(boost::json::value& target, const boost::json::value& patch);
+
+// Compact, single-line serialization (what events carry).
+std::string Serialize(const boost::json::value& v);
+
+// True when `s` is well-formed UTF-8 (no overlongs, surrogates or > U+10FFFF).
+bool IsValidUtf8(std::string_view s);
+
+}  // namespace chatstore::json
+
+#endif  // CHATSTORE_CORE_JSON_UTIL_H_

@@ -1,0 +1,59 @@
+// OpenStore: the one place that maps a URI scheme to a backend.
+#include <condition_variable>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "chatstore/store.h"
+#include "store/memory/memory_store.h"
+#include "store/postgres/postgres_store.h"
+#include "store/redis/redis_store.h"
+#include "store/sqlite/sqlite_store.h"
+
+namespace chatstore {
+
+Result<WriteBatch> Store::ApplySync(std::shared_ptr<const Mutation> mutation) {
+  // A promise would allocate shared state anyway; a mutex/condvar pair on
+  // the stack is the smallest thing that waits for another thread.
+  std::mutex mu;
+  std::condition_variable cv;
+  std::optional<Result<WriteBatch>> out;
+  Apply(std::move(mutation), [&](Result<WriteBatch> r) {
+    std::lock_guard lock(mu);
+    out.emplace(std::move(r));
+    cv.notify_one();
+  });
+  std::unique_lock lock(mu);
+  cv.wait(lock, [&] { return out.has_value(); });
+  return std::move(*out);
+}
+
+Result<std::shared_ptr<Store>> OpenStore(std::string_view uri,
+                                         const StoreOptions& options) {
+  constexpr std::string_view kMemory = "memory://";
+  constexpr std::string_view kSqlite = "sqlite://";
+  constexpr std::string_view kRedis = "redis://";
+  if (uri.starts_with(kMemory)) {
+    return OpenMemoryStore(uri.substr(kMemory.size()), options);
+  }
+  if (uri.starts_with(kSqlite)) {
+    return OpenSqliteStore(uri.substr(kSqlite.size()), options);
+  }
+#ifdef CHATSTORE_WITH_REDIS
+  if (uri.starts_with(kRedis)) {
+    return OpenRedisStore(uri.substr(kRedis.size()), options);
+  }
+#endif
+#ifdef CHATSTORE_WITH_POSTGRES
+  if (uri.starts_with("postgresql://") || uri.starts_with("postgres://")) {
+    return OpenPostgresStore(uri, options);
+  }
+#endif
+  return Status::InvalidArgument(
+      "unknown store URI scheme in '" + std::string(uri) +
+      "' (expected memory://, sqlite://, redis:// or postgresql://)");
+}
+
+}  // namespace chatstore

@@ -1,0 +1,175 @@
+#include "store/sqlite/schema.h"
+
+#include <cstdint>
+#include <iterator>
+#include <string>
+
+#include "store/sqlite/sqlite_db.h"
+
+namespace chatstore::sqlite {
+namespace {
+
+struct Migration {
+  int version;
+  const char* description;
+  const char* sql;
+};
+
+// Append only: a released migration never changes, since files in the field
+// have already run it. Migration N must leave the schema at version N.
+constexpr Migration kMigrations[] = {
+    {1, "sessions, messages, events and preferences",
+     R"sql(
+CREATE TABLE sessions (
+  id TEXT PRIMARY KEY NOT NULL,
+  user_id TEXT NOT NULL,
+  title TEXT NOT NULL,
+  status TEXT NOT NULL,
+  metadata TEXT NOT NULL,
+  state TEXT NOT NULL,
+  persistent INTEGER NOT NULL,
+  message_count INTEGER NOT NULL,
+  last_seq INTEGER NOT NULL,
+  created_at INTEGER NOT NULL,
+  updated_at INTEGER NOT NULL,
+  expires_at INTEGER
+);
+-- A user's session list, newest first, keyset-paged on (updated_at, id).
+-- status and expires_at ride along so that the status filter and the
+-- expiry check read the index alone: every append rewrites this entry
+-- anyway (updated_at changes), and a second index on (user_id, status, ...)
+-- would add as much again to each append.
+CREATE INDEX sessions_by_user
+  ON sessions (user_id, updated_at DESC, id DESC, status, expires_at);
+-- The sweeper's scan; persistent sessions (no expiry) stay out of it.
+CREATE INDEX sessions_by_expiry ON sessions (expires_at)
+  WHERE expires_at IS NOT NULL;
+
+-- `mid` is an explicit INTEGER PRIMARY KEY so that rowids survive VACUUM:
+-- an index that refers to messages by rowid stays valid.
+CREATE TABLE messages (
+  mid INTEGER PRIMARY KEY,
+  session_id TEXT NOT NULL REFERENCES sessions (id) ON DELETE CASCADE,
+  seq INTEGER NOT NULL,
+  id TEXT NOT NULL UNIQUE,
+  role TEXT NOT NULL,
+  content TEXT NOT NULL,
+  status TEXT NOT NULL,
+  metadata TEXT NOT NULL,
+  tokens INTEGER,
+  created_at INTEGER NOT NULL,
+  updated_at INTEGER NOT NULL,
+  UNIQUE (session_id, seq)
+);
+
+-- The log itself, clustered by (session_id, seq): replay after a reconnect
+-- is one range scan.
+CREATE TABLE events (
+  session_id TEXT NOT NULL REFERENCES sessions (id) ON DELETE CASCADE,
+  seq INTEGER NOT NULL,
+  type TEXT NOT NULL,
+  data TEXT NOT NULL,
+  created_at INTEGER NOT NULL,
+  PRIMARY KEY (session_id, seq)
+) WITHOUT ROWID;
+
+CREATE TABLE preferences (
+  user_id TEXT PRIMARY KEY NOT NULL,
+  persist_history INTEGER NOT NULL
+) WITHOUT ROWID;
+)sql"},
+
+    {2, "full-text search over complete messages",
+     R"sql(
+-- External content: the text lives once, in messages; the index refers to
+-- it by mid. Triggers keep the index in the same transaction as every
+-- message write, including the rows a session's ON DELETE CASCADE removes.
+-- Only complete messages are indexed: a streaming message changes with
+-- every delta.
+CREATE VIRTUAL TABLE messages_fts USING fts5(
+  content,
+  content = 'messages',
+  content_rowid = 'mid',
+  tokenize = 'unicode61 remove_diacritics 2'
+);
+CREATE TRIGGER messages_fts_insert AFTER INSERT ON messages
+WHEN new.status = 'complete' BEGIN
+  INSERT INTO messages_fts (rowid, content) VALUES (new.mid, new.content);
+END;
+-- An external-content delete must repeat the indexed text exactly; the old
+-- row still holds it.
+CREATE TRIGGER messages_fts_delete AFTER DELETE ON messages
+WHEN old.status = 'complete' BEGIN
+  INSERT INTO messages_fts (messages_fts, rowid, content)
+    VALUES ('delete', old.mid, old.content);
+END;
+CREATE TRIGGER messages_fts_update AFTER UPDATE OF content, status ON messages
+WHEN (old.status = 'complete' OR new.status = 'complete')
+  AND (old.content IS NOT new.content OR old.status IS NOT new.status) BEGIN
+  INSERT INTO messages_fts (messages_fts, rowid, content)
+    SELECT 'delete', old.mid, old.content WHERE old.status = 'complete';
+  INSERT INTO messages_fts (rowid, content)
+    SELECT new.mid, new.content WHERE new.status = 'complete';
+END;
+-- Messages written before this migration become searchable too.
+INSERT INTO messages_fts (rowid, content)
+  SELECT mid, content FROM messages WHERE status = 'complete';
+)sql"},
+};
+
+static_assert(std::size(kMigrations) == kSchemaVersion,
+              "kSchemaVersion must name the last migration");
+
+Status CheckKnown(std::int64_t version) {
+  if (version > kSchemaVersion) {
+    return Status::Corruption(
+        "sqlite: the database's schema version " + std::to_string(version) +
+        " is newer than this chatstore understands (up to " +
+        std::to_string(kSchemaVersion) +
+        "); it was written by a newer chatstore: upgrade chatstore to open it");
+  }
+  if (version < 0) {
+    return Status::Corruption("sqlite: invalid schema version " +
+                              std::to_string(version));
+  }
+  return Status::Ok();
+}
+
+}  // namespace
+
+Status MigrateTo(Db& db, int target) {
+  if (target < 0 || target > kSchemaVersion) {
+    return Status::InvalidArgument("sqlite: no schema version " +
+                                   std::to_string(target));
+  }
+  // Fast path without the write lock: an up-to-date file (every open after
+  // the first) costs one read.
+  CHATSTORE_ASSIGN_OR_RETURN(std::int64_t current,
+                             db.QueryInt("PRAGMA user_version"));
+  CHATSTORE_RETURN_IF_ERROR(CheckKnown(current));
+  for (const Migration& m : kMigrations) {
+    if (m.version > target) break;
+    if (m.version <= current) continue;
+    CHATSTORE_ASSIGN_OR_RETURN(Transaction tx, Transaction::BeginImmediate(db));
+    // Another process may have run this migration while we waited for the
+    // lock: only the version read under the lock counts.
+    CHATSTORE_ASSIGN_OR_RETURN(current, db.QueryInt("PRAGMA user_version"));
+    CHATSTORE_RETURN_IF_ERROR(CheckKnown(current));
+    if (current >= m.version) continue;  // ~Transaction ends the no-op
+    const std::string what =
+        "migration " + std::to_string(m.version) + " (" + m.description + ")";
+    if (Status s = db.Exec(m.sql); !s.ok()) {
+      return Status(s.code(), what + ": " + s.message());
+    }
+    const std::string set_version =
+        "PRAGMA user_version = " + std::to_string(m.version);
+    CHATSTORE_RETURN_IF_ERROR(db.Exec(set_version.c_str()));
+    if (Status s = tx.Commit(); !s.ok()) {
+      return Status(s.code(), what + ": " + s.message());
+    }
+    current = m.version;
+  }
+  return Status::Ok();
+}
+
+}  // namespace chatstore::sqlite

@@ -1,0 +1,102 @@
+// The store backends the conformance suite runs against: every test runs on
+// each, and none is ever skipped. A backend is a BackendInstance that makes a
+// fresh, empty store (a temporary file, a flushed server, a new database) and
+// one line in AllBackends().
+#ifndef CHATSTORE_TESTS_CONFORMANCE_BACKENDS_H_
+#define CHATSTORE_TESTS_CONFORMANCE_BACKENDS_H_
+
+#include <cstdlib>
+#include <functional>
+#include <memory>
+#include <ostream>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "support/postgres_server.h"
+#include "support/redis_server.h"
+#include "support/temp_dir.h"
+
+namespace chatstore::conformance {
+
+// One store for one test. The destructor removes whatever the instance
+// created (temporary directories, keys or databases on a server).
+class BackendInstance {
+ public:
+  virtual ~BackendInstance() = default;
+  // The URI to give OpenStore().
+  virtual const std::string& uri() const = 0;
+};
+
+struct BackendParam {
+  // Test-name suffix: letters and digits only (GoogleTest's rule).
+  std::string name;
+  std::function<std::unique_ptr<BackendInstance>()> create;
+};
+
+// GoogleTest prints a failing test's parameter with this.
+inline void PrintTo(const BackendParam& p, std::ostream* os) { *os << p.name; }
+
+class FixedUri final : public BackendInstance {
+ public:
+  explicit FixedUri(std::string uri) : uri_(std::move(uri)) {}
+  const std::string& uri() const override { return uri_; }
+
+ private:
+  std::string uri_;
+};
+
+// A fresh database file in a new temporary directory, removed afterwards.
+class TempSqliteFile final : public BackendInstance {
+ public:
+  TempSqliteFile() : uri_("sqlite://" + dir_.File("test.db")) {}
+  const std::string& uri() const override { return uri_; }
+
+ private:
+  testing::TempDir dir_;
+  std::string uri_;
+};
+
+// The process's shared redis-server (started on first use, stopped at exit),
+// emptied for each test so store-wide numbers are exact.
+class FlushedRedis final : public BackendInstance {
+ public:
+  FlushedRedis() {
+    ::chatstore::testing::RedisServer& server =
+        ::chatstore::testing::SharedRedisServer();
+    server.FlushAll();
+    uri_ = server.uri();
+  }
+  const std::string& uri() const override { return uri_; }
+
+ private:
+  std::string uri_;
+};
+
+// A fresh database on the process's shared PostgreSQL server (started on
+// first use, stopped at exit), dropped afterwards.
+class TempPostgresDatabase final : public BackendInstance {
+ public:
+  TempPostgresDatabase()
+      : uri_(::chatstore::testing::SharedPostgresServer().CreateDatabase()) {}
+  ~TempPostgresDatabase() override {
+    ::chatstore::testing::SharedPostgresServer().DropDatabase(uri_);
+  }
+  const std::string& uri() const override { return uri_; }
+
+ private:
+  std::string uri_;
+};
+
+inline std::vector<BackendParam> AllBackends() {
+  return {
+      {"Memory", [] { return std::make_unique<FixedUri>("memory://"); }},
+      {"Sqlite", [] { return std::make_unique<TempSqliteFile>(); }},
+      {"Redis", [] { return std::make_unique<FlushedRedis>(); }},
+      {"Postgres", [] { return std::make_unique<TempPostgresDatabase>(); }},
+  };
+}
+
+}  // namespace chatstore::conformance
+
+#endif  // CHATSTORE_TESTS_CONFORMANCE_BACKENDS_H_
