@@ -26,7 +26,17 @@
 namespace chatstore {
 namespace {
 
-const std::string kContent(500, 'x');  // "one 500-byte message"
+// "One 500-byte message": English prose, so token counting (done once per
+// complete message) costs what it costs on real chat text.
+const std::string kContent = [] {
+  const std::string sentence =
+      "The quick brown fox jumps over the lazy dog while the assistant "
+      "explains how to plan a three-day trip to Kyoto in autumn. ";
+  std::string s;
+  while (s.size() < 500) s += sentence;
+  s.resize(500);
+  return s;
+}();
 
 std::string TempDir() {
   char tmpl[] = "/tmp/chatstore-bench-XXXXXX";
@@ -243,14 +253,16 @@ void BM_PlainInsertPerTransaction(benchmark::State& state) {
   sqlite3_stmt* insert = nullptr;
   sqlite3_prepare_v2(db, "INSERT INTO m VALUES(?1, ?2, ?3)", -1, &insert,
                      nullptr);
+  // Google Benchmark calls this function several times per thread count;
+  // one counter across calls keeps every (session_id, seq) key fresh.
+  static std::atomic<std::int64_t> next_seq{0};
   const std::string sid = "plain-" + std::to_string(state.thread_index());
-  std::int64_t seq = 0;
   for (auto _ : state) {
     // BEGIN IMMEDIATE as the store does, so writers queue on the lock
     // instead of failing to upgrade.
     sqlite3_exec(db, "BEGIN IMMEDIATE", nullptr, nullptr, nullptr);
     sqlite3_bind_text(insert, 1, sid.c_str(), -1, SQLITE_STATIC);
-    sqlite3_bind_int64(insert, 2, ++seq);
+    sqlite3_bind_int64(insert, 2, ++next_seq);
     sqlite3_bind_text(insert, 3, kContent.c_str(), -1, SQLITE_STATIC);
     if (sqlite3_step(insert) != SQLITE_DONE) std::abort();
     sqlite3_reset(insert);

@@ -358,7 +358,6 @@ void MemoryStore::Write(SessionEntry& e, const WriteBatch& batch) {
       e.message_by_id.emplace(row->id, row);
     }
   }
-  e.events.reserve(e.events.size() + batch.events.size());
   for (const Event& ev : batch.events) {
     bytes += EventBytes(ev);
     e.events.push_back({ev.type, ev.data, ev.created_at});
