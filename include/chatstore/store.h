@@ -105,8 +105,13 @@ class Store {
   // `done` must be quick and must not call back into the store.
   virtual void Apply(std::shared_ptr<const Mutation> mutation,
                      ApplyCallback done) = 0;
-  // Apply() and wait.
-  Result<WriteBatch> ApplySync(std::shared_ptr<const Mutation> mutation);
+  // Apply() and wait. `on_commit`, when given, runs inside `done` for a
+  // successful change, so it sees one session's commits in seq order.
+  // REQUIRES: not called from inside an Apply() callback (it would wait for
+  // itself on backends with a writer thread).
+  Result<WriteBatch> ApplySync(
+      std::shared_ptr<const Mutation> mutation,
+      const std::function<void(const WriteBatch&)>& on_commit = {});
 
   // NotFound when missing or expired.
   virtual Result<Session> GetSession(std::string_view session_id) = 0;

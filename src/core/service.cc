@@ -1,7 +1,6 @@
 #include "chatstore/service.h"
 
 #include <algorithm>
-#include <condition_variable>
 #include <mutex>
 #include <optional>
 #include <string>
@@ -54,6 +53,15 @@ bool NewerFirst(const Session& a, const Session& b) {
 bool NewerHitFirst(const SearchHit& a, const SearchHit& b) {
   if (a.created_at != b.created_at) return a.created_at > b.created_at;
   return a.message_id > b.message_id;
+}
+
+// Reads by seq ask the store for limit + 1 rows: the extra row, dropped
+// here, tells whether another page follows. Returns the next after_seq.
+template <typename Row>
+std::optional<std::int64_t> TrimToPage(std::vector<Row>& rows, int limit) {
+  if (rows.size() <= static_cast<std::size_t>(limit)) return std::nullopt;
+  rows.resize(limit);
+  return rows.back().seq;
 }
 
 void AddCounts(EraseCounts& total, const EraseCounts& more) {
@@ -330,16 +338,11 @@ Result<EventPage> SessionService::ReadEvents(std::string_view user_id,
                                              int limit) {
   CHATSTORE_RETURN_IF_ERROR(LoadOwned(user_id, session_id).status());
   limit = PageSize(limit);
-  // One extra row tells whether another page follows.
-  CHATSTORE_ASSIGN_OR_RETURN(
-      std::vector<Event> events,
-      StoreFor(session_id).ReadEvents(session_id, after_seq, limit + 1));
   EventPage page;
-  if (events.size() > static_cast<std::size_t>(limit)) {
-    events.resize(limit);
-    page.next_after_seq = events.back().seq;
-  }
-  page.events = std::move(events);
+  CHATSTORE_ASSIGN_OR_RETURN(
+      page.events,
+      StoreFor(session_id).ReadEvents(session_id, after_seq, limit + 1));
+  page.next_after_seq = TrimToPage(page.events, limit);
   return page;
 }
 
@@ -349,15 +352,11 @@ Result<MessagePage> SessionService::ReadMessages(std::string_view user_id,
                                                  int limit) {
   CHATSTORE_RETURN_IF_ERROR(LoadOwned(user_id, session_id).status());
   limit = PageSize(limit);
-  CHATSTORE_ASSIGN_OR_RETURN(
-      std::vector<Message> messages,
-      StoreFor(session_id).ReadMessages(session_id, after_seq, limit + 1));
   MessagePage page;
-  if (messages.size() > static_cast<std::size_t>(limit)) {
-    messages.resize(limit);
-    page.next_after_seq = messages.back().seq;
-  }
-  page.messages = std::move(messages);
+  CHATSTORE_ASSIGN_OR_RETURN(
+      page.messages,
+      StoreFor(session_id).ReadMessages(session_id, after_seq, limit + 1));
+  page.next_after_seq = TrimToPage(page.messages, limit);
   return page;
 }
 
@@ -415,18 +414,9 @@ Result<WriteBatch> SessionService::Commit(
   // Publish from the store's completion callback: stores run it in seq
   // order per session, which keeps listeners' view ordered.
   Store& store = StoreFor(mutation->session_id());
-  std::mutex mu;
-  std::condition_variable cv;
-  std::optional<Result<WriteBatch>> out;
-  store.Apply(std::move(mutation), [&](Result<WriteBatch> r) {
-    if (r.ok()) Publish(r->session, r->events);
-    std::lock_guard lock(mu);
-    out.emplace(std::move(r));
-    cv.notify_one();
+  return store.ApplySync(std::move(mutation), [this](const WriteBatch& b) {
+    Publish(b.session, b.events);
   });
-  std::unique_lock lock(mu);
-  cv.wait(lock, [&] { return out.has_value(); });
-  return std::move(*out);
 }
 
 void SessionService::Publish(const Session& session,

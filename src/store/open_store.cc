@@ -14,13 +14,16 @@
 
 namespace chatstore {
 
-Result<WriteBatch> Store::ApplySync(std::shared_ptr<const Mutation> mutation) {
+Result<WriteBatch> Store::ApplySync(
+    std::shared_ptr<const Mutation> mutation,
+    const std::function<void(const WriteBatch&)>& on_commit) {
   // A promise would allocate shared state anyway; a mutex/condvar pair on
   // the stack is the smallest thing that waits for another thread.
   std::mutex mu;
   std::condition_variable cv;
   std::optional<Result<WriteBatch>> out;
   Apply(std::move(mutation), [&](Result<WriteBatch> r) {
+    if (r.ok() && on_commit) on_commit(*r);
     std::lock_guard lock(mu);
     out.emplace(std::move(r));
     cv.notify_one();
