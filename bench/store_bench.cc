@@ -72,8 +72,8 @@ Backend& GetBackend(const std::string& kind) {
       std::abort();
     }
     b->store = *store;
-    b->service = std::make_unique<SessionService>(b->store, nullptr,
-                                                  ServiceOptions{});
+    b->service =
+        std::make_unique<SessionService>(b->store, nullptr, ServiceOptions{});
   }
   return *b;
 }
@@ -199,7 +199,8 @@ void BM_Replay100(benchmark::State& state, const std::string& kind) {
   const std::string sid = SetUpOnce(kind, "replay", [&] {
     const std::string id = NewSession(*b.service, user);
     std::vector<AppEvent> batch(100, AppEvent{"progress", R"({"pct":50})"});
-    for (int i = 0; i < 10; ++i) Check(b.service->AppendEvents(user, id, batch));
+    for (int i = 0; i < 10; ++i)
+      Check(b.service->AppendEvents(user, id, batch));
     return id;
   });
   TimeEach(state, [&] {

@@ -1,0 +1,201 @@
+// chatstored: the HTTP + SSE server of chatstore. Wires configuration,
+// stores, the service and the server together, and tears them down in the
+// order that lets acknowledged writes reach disk.
+#include <signal.h>
+#include <spdlog/sinks/stdout_sinks.h>
+#include <spdlog/spdlog.h>
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <chrono>
+#include <iostream>
+#include <memory>
+#include <thread>
+#include <vector>
+
+#include "chatstore/service.h"
+#include "chatstore/store.h"
+#include "server/api.h"
+#include "server/auth.h"
+#include "server/config.h"
+#include "server/dev_mode.h"
+#include "server/http_server.h"
+#include "server/hub.h"
+#include "server/idempotency.h"
+#include "server/metrics.h"
+#include "server/rate_limiter.h"
+#include "server/sse.h"
+#include "server/worker_pool.h"
+
+namespace {
+
+namespace asio = boost::asio;
+using namespace chatstore;
+using namespace chatstore::server;
+
+// Drops expired ephemeral sessions every minute (reads already hide them;
+// this frees their memory).
+asio::awaitable<void> SweepExpired(Store& store, WorkerPool& pool) {
+  asio::steady_timer timer(co_await asio::this_coro::executor);
+  while (true) {
+    timer.expires_after(std::chrono::minutes(1));
+    auto [ec] = co_await timer.async_wait(asio::as_tuple(asio::use_awaitable));
+    if (ec) co_return;
+    Result<EraseCounts> swept = co_await pool.Offload(
+        [&store] { return store.SweepExpired(SystemClock()->Now(), 1000); });
+    if (swept.ok() && swept->sessions > 0) {
+      spdlog::info("swept {} expired sessions", swept->sessions);
+    }
+  }
+}
+
+int Run(ServerConfig config) {
+  if (config.jwt_secret.empty()) {  // only in dev mode (config.cc)
+    Result<std::string> secret =
+        LoadOrCreateDevSecret(DataDirectoryOf(config.store_uri));
+    if (!secret.ok()) {
+      std::cerr << "chatstored: " << secret.status().ToString() << "\n";
+      return 1;
+    }
+    config.jwt_secret = *secret;
+  }
+  if (config.jwt_secret.size() < 32) {
+    spdlog::warn(
+        "the JWT secret is shorter than 32 bytes; HS256 wants 256 "
+        "bits of key");
+  }
+
+  Result<std::shared_ptr<Store>> primary = OpenStore(config.store_uri);
+  if (!primary.ok()) {
+    std::cerr << "chatstored: cannot open store " << config.store_uri << ": "
+              << primary.status().ToString() << "\n";
+    return 1;
+  }
+  std::shared_ptr<Store> ephemeral;
+  if (!config.ephemeral_store_uri.empty()) {
+    Result<std::shared_ptr<Store>> opened =
+        OpenStore(config.ephemeral_store_uri);
+    if (!opened.ok()) {
+      std::cerr << "chatstored: cannot open ephemeral store "
+                << config.ephemeral_store_uri << ": "
+                << opened.status().ToString() << "\n";
+      return 1;
+    }
+    ephemeral = *opened;
+  }
+
+  Metrics metrics;
+  Hub hub(metrics);
+  ServiceOptions service_options;
+  service_options.ephemeral_ttl =
+      std::chrono::seconds(config.anonymous_ttl_seconds);
+  auto service =
+      std::make_unique<SessionService>(*primary, ephemeral, service_options);
+  service->AddListener(&hub);
+
+  TokenOptions token_options;
+  token_options.secret = config.jwt_secret;
+  token_options.issuer = config.jwt_issuer;
+  token_options.audience = config.jwt_audience;
+  const TokenAuthority tokens(token_options);
+  RateLimiter user_limiter(config.rate_limit_per_second,
+                           config.rate_limit_burst);
+  RateLimiter address_limiter(config.rate_limit_per_second,
+                              config.rate_limit_burst);
+  IdempotencyTable idempotency;
+  WorkerPool pool(config.worker_threads);
+  ApiOptions api_options;
+  api_options.policy = config.policy;
+  api_options.anonymous_ttl =
+      std::chrono::seconds(config.anonymous_ttl_seconds);
+  Api api(*service, tokens, user_limiter, address_limiter, idempotency, hub,
+          metrics, api_options);
+  SseOptions sse_options;
+  sse_options.retry = std::chrono::milliseconds(config.sse_retry_ms);
+  sse_options.keepalive = std::chrono::seconds(config.keepalive_seconds);
+  sse_options.max_queued_events = config.sse_queue_events;
+  SseStreamer sse(*service, hub, pool, metrics, sse_options);
+
+  auto io =
+      std::make_unique<asio::io_context>(static_cast<int>(config.io_threads));
+  HttpServerOptions server_options;
+  server_options.max_body_bytes = config.max_body_bytes;
+  server_options.request_timeout =
+      std::chrono::seconds(config.request_timeout_seconds);
+  server_options.max_connections = config.max_connections;
+  server_options.shutdown_grace =
+      std::chrono::seconds(config.shutdown_grace_seconds);
+  auto server = std::make_unique<HttpServer>(*io, api, sse, *service, pool, hub,
+                                             metrics, server_options);
+  Result<asio::ip::tcp::endpoint> endpoint =
+      server->Listen(config.listen_host, config.listen_port);
+  if (!endpoint.ok()) {
+    std::cerr << "chatstored: " << endpoint.status().message() << "\n";
+    return 1;
+  }
+
+  auto signals = std::make_unique<asio::signal_set>(*io, SIGINT, SIGTERM);
+  signals->async_wait([&server](const boost::system::error_code& ec, int sig) {
+    if (ec) return;
+    spdlog::info("signal {}: shutting down", sig);
+    server->Shutdown();
+  });
+  server->Start();
+  if (ephemeral) {
+    asio::co_spawn(*io, SweepExpired(*ephemeral, pool), asio::detached);
+  }
+
+  const std::string host = config.listen_host.find(':') != std::string::npos
+                               ? "[" + config.listen_host + "]"
+                               : config.listen_host;
+  const std::string base_url =
+      "http://" + host + ":" + std::to_string(endpoint->port());
+  std::cout << "listening on " << base_url << std::endl;
+  if (config.dev) {
+    const Timestamp now = SystemClock()->Now();
+    Result<std::string> token = tokens.Sign(
+        TokenClaims{"dev-user", now + std::chrono::hours(24 * 30), false, ""},
+        now);
+    if (token.ok()) PrintDevBanner(std::cout, base_url, *token);
+  }
+  spdlog::info("listening on {} (store {}, ephemeral {}, policy {})", base_url,
+               config.store_uri, config.ephemeral_store_uri,
+               PolicyName(config.policy));
+
+  std::vector<std::thread> threads;
+  for (unsigned i = 1; i < config.io_threads; ++i) {
+    threads.emplace_back([&io] { io->run(); });
+  }
+  io->run();
+  for (std::thread& t : threads) t.join();
+
+  // In-flight service calls finish (their writes commit) before anything
+  // they use goes away; then the I/O objects, then the service and stores
+  // (the SQLite store drains its writer when destroyed).
+  pool.Join();
+  signals.reset();
+  server.reset();
+  io.reset();
+  service->RemoveListener(&hub);
+  service.reset();
+  spdlog::info("stopped");
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  ::signal(SIGPIPE, SIG_IGN);
+  CommandLine command_line = ParseCommandLine(argc, argv);
+  if (!command_line.config) return command_line.exit_code;
+  auto logger = spdlog::stderr_logger_mt("chatstored");
+  spdlog::set_default_logger(logger);
+  spdlog::set_level(spdlog::level::from_str(command_line.config->log_level));
+  spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%e %l %v");
+  return Run(std::move(*command_line.config));
+}

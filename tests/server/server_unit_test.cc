@@ -1,0 +1,162 @@
+// Unit tests of chatstore_server's pure pieces (no sockets).
+#include <gtest/gtest.h>
+
+#include <boost/url/parse.hpp>
+#include <chrono>
+
+#include "server/auth.h"
+#include "server/config.h"
+#include "server/idempotency.h"
+#include "server/problem.h"
+#include "server/rate_limiter.h"
+#include "server/request_decoding.h"
+#include "server/router.h"
+#include "server/sse.h"
+
+namespace chatstore::server {
+namespace {
+
+TEST(RouterTest, MatchesTemplatesAndCapturesParameters) {
+  RouteMatch m =
+      MatchRoute(http::verb::post, "/v1/sessions/abc/messages/def/append");
+  ASSERT_EQ(m.outcome, RouteMatch::Outcome::kMatched);
+  EXPECT_EQ(m.id, RouteId::kAppendDelta);
+  EXPECT_EQ(m.route_template, "/v1/sessions/{id}/messages/{mid}/append");
+  EXPECT_EQ(m.params, (std::vector<std::string>{"abc", "def"}));
+  EXPECT_EQ(MatchRoute(http::verb::get, "/v1/admin/stats").access,
+            Access::kAdmin);
+  EXPECT_EQ(MatchRoute(http::verb::get, "/v1/sessions/").outcome,
+            RouteMatch::Outcome::kNotFound);
+  EXPECT_EQ(MatchRoute(http::verb::get, "/v1/sessions/a/context").outcome,
+            RouteMatch::Outcome::kNotFound);
+  RouteMatch wrong = MatchRoute(http::verb::put, "/v1/sessions/x");
+  EXPECT_EQ(wrong.outcome, RouteMatch::Outcome::kMethodNotAllowed);
+  EXPECT_EQ(wrong.allow, "GET, PATCH, DELETE");
+  EXPECT_EQ(MatchRoute(http::verb::get, "/v1/admin/users/a%3Ab/export").params,
+            (std::vector<std::string>{"a:b"}));
+}
+
+TEST(ProblemTest, EveryStatusCodeHasOneHttpStatus) {
+  EXPECT_EQ(HttpStatusFor(Status::Code::kNotFound), http::status::not_found);
+  EXPECT_EQ(HttpStatusFor(Status::Code::kInvalidArgument),
+            http::status::bad_request);
+  EXPECT_EQ(HttpStatusFor(Status::Code::kUnprocessable),
+            http::status::unprocessable_entity);
+  EXPECT_EQ(HttpStatusFor(Status::Code::kConflict), http::status::conflict);
+  EXPECT_EQ(HttpStatusFor(Status::Code::kUnavailable),
+            http::status::service_unavailable);
+  EXPECT_EQ(HttpStatusFor(Status::Code::kCorruption),
+            http::status::internal_server_error);
+  HttpResponse r =
+      RenderProblem(ProblemFromStatus(Status::Internal("sqlite: /secret/path")),
+                    "rid", 11, true);
+  EXPECT_EQ(r[http::field::content_type], "application/problem+json");
+  EXPECT_EQ(r.body().find("/secret/path"), std::string::npos);
+  EXPECT_NE(r.body().find("\"request_id\":\"rid\""), std::string::npos);
+}
+
+TEST(RequestDecodingTest, BodiesAndQueries) {
+  Limits limits;
+  EXPECT_TRUE(ParseJsonObject("", limits).ok());
+  EXPECT_EQ(ParseJsonObject("{", limits).status().code(),
+            Status::Code::kInvalidArgument);
+  auto body = ParseJsonObject(R"({"role":"tool","content":"x"})", limits);
+  ASSERT_TRUE(body.ok());
+  auto message = DecodeNewMessage(*body);
+  ASSERT_TRUE(message.ok());
+  EXPECT_EQ(message->role, Role::kTool);
+  auto events = DecodeAppEvents(
+      *ParseJsonObject(R"({"type":"a.b","data":{"x":[1,2]}})", limits), limits);
+  ASSERT_TRUE(events.ok());
+  EXPECT_EQ((*events)[0].data, R"({"x":[1,2]})");
+
+  auto url = boost::urls::parse_origin_form("/x?limit=5&after_seq=7");
+  EXPECT_EQ(*QueryLimit(url->params(), limits), 5);
+  EXPECT_EQ(*QuerySeq(url->params(), "after_seq"), 7);
+  EXPECT_FALSE(ParseSeq("-1"));
+  EXPECT_FALSE(ParseSeq("1x"));
+  EXPECT_EQ(ParseSeq("42"), 42);
+
+  SessionCursor cursor{FromMillis(1234), "abc"};
+  auto round_trip = DecodeSessionCursor(EncodeSessionCursor(cursor));
+  ASSERT_TRUE(round_trip.ok());
+  EXPECT_EQ(round_trip->id, "abc");
+  EXPECT_EQ(ToMillis(round_trip->updated_at), 1234);
+  EXPECT_FALSE(DecodeSessionCursor("!!").ok());
+}
+
+TEST(PolicyTest, FollowsTheTableOfApiMd) {
+  using P = SessionPolicy;
+  EXPECT_TRUE(DecidePersistent(P::kAuth, false, true, std::nullopt));
+  EXPECT_FALSE(DecidePersistent(P::kAuth, false, true, false));
+  EXPECT_FALSE(DecidePersistent(P::kAuth, false, false, std::nullopt));
+  EXPECT_FALSE(DecidePersistent(P::kAuth, true, true, true));
+  EXPECT_TRUE(DecidePersistent(P::kPersistAll, true, false, false));
+  EXPECT_FALSE(DecidePersistent(P::kEphemeralAll, false, true, true));
+}
+
+TEST(RateLimiterTest, RefillsAndTellsWhenToRetry) {
+  RateLimiter limiter(1.0, 2.0);
+  const auto t0 = RateLimiter::Clock::now();
+  EXPECT_EQ(limiter.Acquire("u", t0), 0);
+  EXPECT_EQ(limiter.Acquire("u", t0), 0);
+  EXPECT_EQ(limiter.Acquire("u", t0), 1);
+  EXPECT_EQ(limiter.Acquire("v", t0), 0);
+  EXPECT_EQ(limiter.Acquire("u", t0 + std::chrono::seconds(1)), 0);
+  RateLimiter off(0, 1);
+  for (int i = 0; i < 100; ++i) EXPECT_EQ(off.Acquire("u", t0), 0);
+}
+
+TEST(IdempotencyTableTest, ReplaysMismatchesAndExpires) {
+  IdempotencyTable table(2, std::chrono::seconds(10));
+  const auto t0 = IdempotencyTable::Clock::now();
+  using O = IdempotencyTable::Outcome;
+  EXPECT_EQ(table.Begin("u", "k", "f1", t0).outcome, O::kFirst);
+  EXPECT_EQ(table.Begin("u", "k", "f1", t0).outcome, O::kInProgress);
+  table.Finish("u", "k", StoredAnswer{201, "body", {}});
+  auto replay = table.Begin("u", "k", "f1", t0);
+  EXPECT_EQ(replay.outcome, O::kReplay);
+  EXPECT_EQ(replay.answer->body, "body");
+  EXPECT_EQ(table.Begin("u", "k", "f2", t0).outcome, O::kMismatch);
+  EXPECT_EQ(table.Begin("other", "k", "f2", t0).outcome, O::kFirst);
+  EXPECT_EQ(table.Begin("u", "k", "f1", t0 + std::chrono::seconds(11)).outcome,
+            O::kFirst);
+  // Bounded: a third key evicts the oldest.
+  table.Begin("a", "1", "f", t0 + std::chrono::seconds(12));
+  table.Begin("a", "2", "f", t0 + std::chrono::seconds(12));
+  EXPECT_LE(table.size(), 2u);
+}
+
+TEST(TokenAuthorityTest, SignsWhatItVerifies) {
+  TokenAuthority authority(TokenOptions{"0123456789abcdef0123456789abcdef",
+                                        "iss", "aud", std::chrono::seconds(0)});
+  const Timestamp now = FromMillis(1'800'000'000'000);
+  auto token = authority.Sign(
+      TokenClaims{"anon:1", now + std::chrono::hours(1), true, "admin"}, now);
+  ASSERT_TRUE(token.ok());
+  auto principal = authority.Verify(*token, now);
+  ASSERT_TRUE(principal.ok()) << principal.status().ToString();
+  EXPECT_EQ(principal->user_id, "anon:1");
+  EXPECT_TRUE(principal->anonymous);
+  EXPECT_TRUE(principal->admin);
+  EXPECT_FALSE(authority.Verify(*token, now + std::chrono::hours(2)).ok());
+  TokenAuthority other(TokenOptions{"another-secret-another-secret-xx", "iss",
+                                    "aud", std::chrono::seconds(0)});
+  EXPECT_FALSE(other.Verify(*token, now).ok());
+}
+
+TEST(TokenAuthorityTest, ExtractsBearerFromHeaderOrQuery) {
+  EXPECT_EQ(ExtractBearerToken("Bearer abc", "/x"), "abc");
+  EXPECT_EQ(ExtractBearerToken("", "/x?access_token=q%2Eq"), "q.q");
+  EXPECT_EQ(ExtractBearerToken("Basic zzz", "/x"), "");
+}
+
+TEST(SseFormatTest, OneEventPerFrame) {
+  EXPECT_EQ(FormatSseEvent(7, "a.b", R"({"x":1})"),
+            "id: 7\nevent: a.b\ndata: {\"x\":1}\n\n");
+  EXPECT_EQ(FormatSseEvent(1, "t", "a\nb"),
+            "id: 1\nevent: t\ndata: a\ndata: b\n\n");
+}
+
+}  // namespace
+}  // namespace chatstore::server
