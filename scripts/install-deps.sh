@@ -15,7 +15,7 @@ build_pkgs=(
 # Tests and benchmarks: real servers and tools, started by the tests themselves.
 test_pkgs=(
   libgtest-dev libgmock-dev libbenchmark-dev
-  redis-server postgresql sqlite3 curl
+  redis-server postgresql sqlite3 curl wrk
   libclang-rt-14-dev clang clang-format
 )
 
