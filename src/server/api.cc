@@ -8,6 +8,7 @@
 
 #include "chatstore/ids.h"
 #include "server/request_decoding.h"
+#include "server/static_files.h"
 
 namespace chatstore::server {
 namespace {
@@ -122,6 +123,11 @@ Reply Api::Handle(const HttpRequest& request, const RequestContext& context) {
   Reply reply;
   if (!url) {
     reply = Fail(call, Status::InvalidArgument("request target is malformed"));
+  } else if (const EmbeddedFile* file =
+                 route.outcome == RouteMatch::Outcome::kNotFound
+                     ? FindWebFile(url->encoded_path())
+                     : nullptr) {
+    reply = ServeWebFileOrRefuse(call, *file);
   } else if (route.outcome == RouteMatch::Outcome::kNotFound) {
     reply =
         Fail(call, Problem{http::status::not_found,
@@ -144,6 +150,23 @@ Reply Api::Handle(const HttpRequest& request, const RequestContext& context) {
     reply.route = std::string(route.route_template);
   }
   reply.user_id = call.principal.user_id;
+  return reply;
+}
+
+Reply Api::ServeWebFileOrRefuse(const Call& call, const EmbeddedFile& file) {
+  Reply reply;
+  reply.route = "static";
+  const http::verb method = call.request.method();
+  if (method != http::verb::get && method != http::verb::head) {
+    reply = Fail(call, Problem{http::status::method_not_allowed,
+                               std::string(call.request.method_string()) +
+                                   " is not allowed here",
+                               {{http::field::allow, "GET, HEAD"}}});
+    reply.route = "static";
+    return reply;
+  }
+  reply.response = ServeWebFile(file, call.request);
+  reply.response.set("X-Request-Id", call.context.request_id);
   return reply;
 }
 

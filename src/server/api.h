@@ -21,6 +21,7 @@
 #include "server/problem.h"
 #include "server/rate_limiter.h"
 #include "server/router.h"
+#include "server/static_files.h"
 
 namespace chatstore::server {
 
@@ -61,6 +62,8 @@ class Api {
   // returns the answer to send.
   std::optional<Reply> ReadJsonBody(const Call& call,
                                     boost::json::object* body);
+  // The session browser's `file` for GET/HEAD; 405 for other methods.
+  Reply ServeWebFileOrRefuse(const Call& call, const EmbeddedFile& file);
   // A 404 answer when a session or message id in the path is malformed.
   std::optional<Reply> RequireIds(const Call& call);
 
