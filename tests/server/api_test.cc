@@ -329,6 +329,33 @@ TEST_F(ApiTest, UnknownRoutesAndMethods) {
   EXPECT_EQ(r.Header("allow"), "POST, GET");
 }
 
+TEST_F(ApiTest, ServesTheSessionBrowserOutsideV1) {
+  HttpResult page = client().Request("GET", "/");
+  EXPECT_EQ(page.status, 200);
+  EXPECT_EQ(page.Header("content-type"), "text/html; charset=utf-8");
+  EXPECT_NE(page.body.find("/app.js"), std::string::npos);
+  EXPECT_NE(page.Header("content-security-policy").find("default-src 'self'"),
+            std::string::npos);
+  EXPECT_EQ(page.Header("x-content-type-options"), "nosniff");
+  const std::string etag = page.Header("etag");
+  ASSERT_FALSE(etag.empty());
+  HttpResult again =
+      client().Request("GET", "/index.html?x=1", "", {{"If-None-Match", etag}});
+  EXPECT_EQ(again.status, 304);
+  EXPECT_TRUE(again.body.empty());
+
+  HttpResult script = client().Request("GET", "/sse.js");
+  EXPECT_EQ(script.status, 200);
+  EXPECT_EQ(script.Header("content-type"), "text/javascript; charset=utf-8");
+
+  ExpectProblem(client().Request("GET", "/missing.js"), 404);
+  HttpResult post = client().Request("POST", "/", "{}");
+  ExpectProblem(post, 405);
+  EXPECT_EQ(post.Header("allow"), "GET, HEAD");
+  // The page never shadows the API: /v1 answers as before.
+  ExpectProblem(client().Request("GET", "/v1/index.html"), 404);
+}
+
 TEST_F(ApiTest, AnotherUsersSessionAnswersLikeAMissingOne) {
   const std::string alice = TokenFor("alice");
   const std::string mallory = TokenFor("mallory");

@@ -12,6 +12,7 @@
 #include "server/request_decoding.h"
 #include "server/router.h"
 #include "server/sse.h"
+#include "server/static_files.h"
 
 namespace chatstore::server {
 namespace {
@@ -156,6 +157,79 @@ TEST(SseFormatTest, OneEventPerFrame) {
             "id: 7\nevent: a.b\ndata: {\"x\":1}\n\n");
   EXPECT_EQ(FormatSseEvent(1, "t", "a\nb"),
             "id: 1\nevent: t\ndata: a\ndata: b\n\n");
+}
+
+HttpRequest WebRequest(http::verb method, std::string_view target) {
+  HttpRequest request{method, target, 11};
+  request.keep_alive(true);
+  return request;
+}
+
+void ExpectWebHeaders(const HttpResponse& r, const EmbeddedFile& file) {
+  EXPECT_EQ(r[http::field::etag], file.etag);
+  EXPECT_EQ(r[http::field::cache_control], "no-cache");
+  EXPECT_EQ(r["Content-Security-Policy"], kWebContentSecurityPolicy);
+  EXPECT_EQ(r["X-Content-Type-Options"], "nosniff");
+}
+
+TEST(StaticFilesTest, FindsTheEmbeddedPage) {
+  const EmbeddedFile* index = FindWebFile("/");
+  ASSERT_NE(index, nullptr);
+  EXPECT_EQ(index, FindWebFile("/index.html"));
+  EXPECT_EQ(index->content_type, "text/html; charset=utf-8");
+  EXPECT_NE(index->body.find("<script type=\"module\" src=\"/app.js\">"),
+            std::string_view::npos);
+  // No inline script: the CSP would block it.
+  EXPECT_EQ(index->body.find("<script>"), std::string_view::npos);
+  for (std::string_view path :
+       {"/app.js", "/sse.js", "/api.js", "/transcript.js", "/style.css"}) {
+    const EmbeddedFile* file = FindWebFile(path);
+    ASSERT_NE(file, nullptr) << path;
+    EXPECT_FALSE(file->body.empty()) << path;
+    // A strong ETag: quoted, no W/ prefix, differs between files.
+    EXPECT_TRUE(file->etag.starts_with('"') && file->etag.ends_with('"'));
+    EXPECT_NE(file->etag, index->etag);
+  }
+  EXPECT_EQ(FindWebFile("/app.js")->content_type,
+            "text/javascript; charset=utf-8");
+  EXPECT_EQ(FindWebFile("/style.css")->content_type, "text/css; charset=utf-8");
+  EXPECT_EQ(FindWebFile("/nope.js"), nullptr);
+  EXPECT_EQ(FindWebFile("/app.js/"), nullptr);
+  EXPECT_EQ(FindWebFile(""), nullptr);
+  EXPECT_EQ(FindWebFile("/v1/sessions"), nullptr);
+  EXPECT_EQ(FindWebFile("/../app.js"), nullptr);
+}
+
+TEST(StaticFilesTest, GetHeadAndConditionalRequests) {
+  const EmbeddedFile& file = *FindWebFile("/app.js");
+  HttpResponse get = ServeWebFile(file, WebRequest(http::verb::get, "/app.js"));
+  EXPECT_EQ(get.result(), http::status::ok);
+  EXPECT_EQ(get.body(), file.body);
+  EXPECT_EQ(get[http::field::content_type], file.content_type);
+  EXPECT_EQ(get[http::field::content_length], std::to_string(file.body.size()));
+  ExpectWebHeaders(get, file);
+
+  HttpResponse head =
+      ServeWebFile(file, WebRequest(http::verb::head, "/app.js"));
+  EXPECT_EQ(head.result(), http::status::ok);
+  EXPECT_TRUE(head.body().empty());
+  EXPECT_EQ(head[http::field::content_length],
+            std::to_string(file.body.size()));
+  ExpectWebHeaders(head, file);
+
+  for (const std::string& tag :
+       {std::string(file.etag), "W/" + std::string(file.etag),
+        "\"other\", " + std::string(file.etag), std::string("*")}) {
+    HttpRequest conditional = WebRequest(http::verb::get, "/app.js");
+    conditional.set(http::field::if_none_match, tag);
+    HttpResponse r = ServeWebFile(file, conditional);
+    EXPECT_EQ(r.result(), http::status::not_modified) << tag;
+    EXPECT_TRUE(r.body().empty());
+    ExpectWebHeaders(r, file);
+  }
+  HttpRequest stale = WebRequest(http::verb::get, "/app.js");
+  stale.set(http::field::if_none_match, "\"0123\"");
+  EXPECT_EQ(ServeWebFile(file, stale).result(), http::status::ok);
 }
 
 }  // namespace
