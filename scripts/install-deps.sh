@@ -12,11 +12,13 @@ build_pkgs=(
   libsqlite3-dev libsodium-dev libjwt-dev libpcre2-dev
   libcli11-dev libspdlog-dev libhiredis-dev libpqxx-dev libpq-dev
 )
-# Tests and benchmarks: real servers and tools, started by the tests themselves.
+# Tests and benchmarks: real servers and tools, started by the tests themselves
+# (chromium runs the session browser's end-to-end test, headless).
 test_pkgs=(
   libgtest-dev libgmock-dev libbenchmark-dev
   redis-server postgresql sqlite3 curl wrk
   libclang-rt-14-dev clang clang-format
+  chromium
 )
 
 want=("${build_pkgs[@]}")

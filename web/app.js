@@ -37,6 +37,8 @@ function el(tag, attrs = {}, ...children) {
   return node;
 }
 
+const plural = (n, word) => `${n} ${word}${n === 1 ? '' : 's'}`;
+
 function relativeTime(iso) {
   const seconds = Math.round((Date.now() - Date.parse(iso)) / 1000);
   if (!Number.isFinite(seconds)) return '';
@@ -48,10 +50,14 @@ function relativeTime(iso) {
   return new Date(iso).toLocaleDateString();
 }
 
+let noticeTimer = null;
 function notify(text, isError = false) {
   const notice = $('notice');
   notice.textContent = text;
   notice.classList.toggle('error', isError);
+  // Confirmations fade after a while; errors stay until the next notice.
+  clearTimeout(noticeTimer);
+  if (!isError) noticeTimer = setTimeout(() => { notice.textContent = ''; }, 6000);
 }
 
 // Runs an action and reports its failure; a 401 means the token is no
@@ -169,7 +175,7 @@ function sortedSessions() {
 function renderSessions() {
   const list = $('session-list');
   const items = sortedSessions().map((s) => {
-    const count = `${s.message_count} message${s.message_count === 1 ? '' : 's'}`;
+    const count = plural(s.message_count, 'message');
     const button = el(
       'button',
       {
@@ -312,7 +318,7 @@ function renderSessionHead() {
   if (!session) return;
   $('session-title').textContent = session.title || 'Untitled';
   const where = session.persistent ? 'persistent' : 'ephemeral';
-  $('session-meta').textContent = `${session.status} · ${where} · ${session.message_count} messages · updated ${relativeTime(session.updated_at)}`;
+  $('session-meta').textContent = `${session.status} · ${where} · ${plural(session.message_count, 'message')} · updated ${relativeTime(session.updated_at)}`;
   $('archive-button').textContent = session.status === 'archived' ? 'Unarchive' : 'Archive';
 }
 
@@ -420,7 +426,7 @@ $('search-form').addEventListener('submit', async (event) => {
       el(
         'button',
         { type: 'button', class: 'search-hit', onclick: () => openSession(hit.session_id, hit.seq) },
-        el('span', { class: 'snippet', text: hit.snippet }),
+        el('span', { class: 'snippet' }, ...snippetNodes(hit.snippet)),
         el('span', { class: 'meta', text: `${state.sessions.get(hit.session_id)?.title ?? 'session'} · #${hit.seq}` }),
       ),
     ));
@@ -428,6 +434,13 @@ $('search-form').addEventListener('submit', async (event) => {
   $('search-list').replaceChildren(...items);
   $('search-results').hidden = false;
 });
+
+// Search snippets wrap matched terms in [ ] (include/chatstore/types.h):
+// shown as <mark>, built as nodes so message text is never parsed as HTML.
+function snippetNodes(snippet) {
+  return snippet.split(/(\[[^\]]*\])/).filter(Boolean).map((part) =>
+    part.startsWith('[') && part.endsWith(']') ? el('mark', { text: part.slice(1, -1) }) : part);
+}
 
 function clearSearch() {
   $('search-input').value = '';
@@ -464,7 +477,7 @@ $('erase-button').addEventListener('click', async () => {
   state.sessions.clear();
   state.nextCursor = null;
   renderSessions();
-  notify(`Erased ${answer.sessions_deleted} sessions and ${answer.messages_deleted} messages.`);
+  notify(`Erased ${plural(answer.sessions_deleted, 'session')} and ${plural(answer.messages_deleted, 'message')}.`);
 });
 
 // ---- keyboard ----------------------------------------------------------------
@@ -476,6 +489,12 @@ document.addEventListener('keydown', (event) => {
     $('search-input').focus();
   }
 });
+
+// Cancel buttons are type="button": the default (Enter) action of a dialog
+// is its confirming button.
+for (const button of document.querySelectorAll('[data-close-dialog]')) {
+  button.addEventListener('click', () => button.closest('dialog').close('cancel'));
+}
 
 window.addEventListener('online', () => notify(''));
 showView();
