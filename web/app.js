@@ -62,13 +62,15 @@ function notify(text, isError = false) {
 
 // Runs an action and reports its failure; a 401 means the token is no
 // longer good, so the user is sent back to sign in.
-async function guarded(action) {
+// `quiet`: a background refresh, whose network failures the connection
+// indicator already shows.
+async function guarded(action, { quiet = false } = {}) {
   try {
     return await action();
   } catch (error) {
     if (error instanceof ApiError && error.status === 401) {
       signOut('Your token was refused (expired or invalid). Please sign in again.');
-    } else {
+    } else if (!quiet || error instanceof ApiError) {
       notify(error.message, true);
     }
     return undefined;
@@ -108,7 +110,7 @@ function showView() {
     refreshSessions({ reset: true });
     clearInterval(state.refreshTimer);
     state.refreshTimer = setInterval(() => {
-      if (document.visibilityState === 'visible') refreshSessions({});
+      if (document.visibilityState === 'visible') refreshSessions({ quiet: true });
     }, LIST_REFRESH_MS);
   } else {
     clearInterval(state.refreshTimer);
@@ -203,9 +205,9 @@ function renderSessions() {
 
 // Reloads the first page (reset) or merges it into what is shown, so pages
 // loaded with "Load more" stay while new and changed sessions move to the top.
-async function refreshSessions({ reset = false }) {
+async function refreshSessions({ reset = false, quiet = false }) {
   const status = $('status-filter').value;
-  const page = await guarded(() => api.listSessions({ limit: PAGE_SIZE, status }));
+  const page = await guarded(() => api.listSessions({ limit: PAGE_SIZE, status }), { quiet });
   if (!page) return;
   if (reset || !page.next_cursor) {
     state.sessions.clear();
@@ -287,7 +289,7 @@ function openSession(id, focusSeq = null) {
         closeSession();
         renderSessions();
       }
-      if (focusSeq !== null) highlightSeq(focusSeq);
+      if (focusSeq !== null && highlightSeq(focusSeq)) focusSeq = null;
     },
     onState: (s) => {
       if (state.transcript !== transcript) return;
@@ -343,11 +345,13 @@ function renderMessage(m) {
   if (follow) container.scrollTop = container.scrollHeight;
 }
 
+// Marks the message at `seq` (a search hit) once it is shown; false until then.
 function highlightSeq(seq) {
   const node = $('transcript').querySelector(`[data-seq="${seq}"]`);
-  if (!node) return;
+  if (!node) return false;
   node.classList.add('highlight');
   node.scrollIntoView({ block: 'center' });
+  return true;
 }
 
 $('compose-form').addEventListener('submit', async (event) => {

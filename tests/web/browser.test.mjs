@@ -177,6 +177,8 @@ test('a signed-in user follows a session live, across a server restart',
       await page.locator(`[data-message-id="${streaming.id}"][data-status="complete"]`)
         .waitFor({ timeout: DEADLINE });
       assert.equal(await node.locator('.content').textContent(), expected);
+      // The outage showed in the indicator only, not as an error notice.
+      assert.equal(await page.locator('#notice.error').count(), 0);
       await api(base, token, 'POST', `/v1/sessions/${sessionId}/messages`,
         { role: 'user', content: 'Thanks, shipping.' });
       await page.locator('#transcript .message', { hasText: 'Thanks, shipping.' })
