@@ -148,9 +148,10 @@ test('a signed-in user follows a session live, across a server restart',
       const node = page.locator(`[data-message-id="${streaming.id}"]`);
       const deltas = ['Three things: ', 'the migration notes, ', 'the benchmark figures, '];
       let expected = '';
+      let lastSeqBeforeKill = 0;
       for (const delta of deltas) {
-        await api(base, token, 'POST',
-          `/v1/sessions/${sessionId}/messages/${streaming.id}/append`, { delta });
+        ({ seq: lastSeqBeforeKill } = await api(base, token, 'POST',
+          `/v1/sessions/${sessionId}/messages/${streaming.id}/append`, { delta }));
         expected += delta;
         await waitFor(async () => (await node.locator('.content').textContent()) === expected,
           DEADLINE, `the delta "${delta}"`);
@@ -159,6 +160,12 @@ test('a signed-in user follows a session live, across a server restart',
       await shoot(page, 'transcript-streaming');
 
       // Kill the server mid-stream; the page notices and says so.
+      const resumedFrom = [];
+      page.on('request', (request) => {
+        if (request.url().endsWith(`/v1/sessions/${sessionId}/stream`)) {
+          resumedFrom.push(request.headers()['last-event-id'] ?? null);
+        }
+      });
       await stopServer(server, 'SIGKILL');
       await page.locator('#connection[data-state="reconnecting"], #connection[data-state="offline"]')
         .waitFor({ timeout: DEADLINE });
@@ -177,6 +184,10 @@ test('a signed-in user follows a session live, across a server restart',
       await page.locator(`[data-message-id="${streaming.id}"][data-status="complete"]`)
         .waitFor({ timeout: DEADLINE });
       assert.equal(await node.locator('.content').textContent(), expected);
+      // Every reconnect resumed after the last event shown before the kill.
+      assert.ok(resumedFrom.length >= 1);
+      assert.ok(resumedFrom.every((id) => id === String(lastSeqBeforeKill)),
+        `Last-Event-ID ${resumedFrom} after seq ${lastSeqBeforeKill}`);
       // The outage showed in the indicator only, not as an error notice.
       assert.equal(await page.locator('#notice.error').count(), 0);
       await api(base, token, 'POST', `/v1/sessions/${sessionId}/messages`,
