@@ -70,8 +70,7 @@ void PrintDevBanner(std::ostream& out, const std::string& base_url,
       << base_url << "/v1/sessions\n"
       << "  curl -N -H \"Authorization: Bearer $TOKEN\" " << base_url
       << "/v1/sessions/<id>/stream\n"
-      << "  or browse your sessions at " << base_url
-      << "/ (paste the token)\n"
+      << "  or browse your sessions at " << base_url << "/ (paste the token)\n"
       << std::flush;
 }
 
