@@ -1,6 +1,6 @@
 // SessionService::GetContext: the context window (docs/context-and-state.md).
 //
-// Two index-backed walks, each reading pages that grow from kFirstPage to
+// Two index-backed walks, each reading pages that grow geometrically to
 // the service's max_page:
 //   1. forward from the start over the session's leading system messages,
 //      which are kept first while they fit;
@@ -22,6 +22,10 @@ namespace {
 
 // Most windows are a few dozen messages: start small, grow geometrically.
 constexpr int kFirstPage = 32;
+// Most sessions open with zero to two system messages: the forward walk
+// starts with a smaller page, since every row it reads past the system run
+// is wasted (and lies far from the window in a long session).
+constexpr int kFirstSystemPage = 4;
 
 // A message's tokens in the requested encoding: the count stored when it
 // completed (cl100k_base), or counted now.
@@ -73,7 +77,7 @@ Result<ContextWindow> SessionService::GetContext(
   // is the seq of the last one looked at: the backward walk stops there.
   std::vector<Message> pinned;
   std::int64_t pinned_end = 0;
-  for (int page = kFirstPage;; page = std::min(page * 2, max_page)) {
+  for (int page = kFirstSystemPage;; page = std::min(page * 2, max_page)) {
     CHATSTORE_ASSIGN_OR_RETURN(
         std::vector<Message> rows,
         store.ReadMessages(session_id, pinned_end, page));

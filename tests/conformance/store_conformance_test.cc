@@ -1759,6 +1759,28 @@ TEST_P(StoreConformanceTest, ContextOnlySystemMessages) {
   EXPECT_TRUE(w.truncated);
 }
 
+// More leading system messages than the forward walk's first page.
+TEST_P(StoreConformanceTest, ContextPagesOverALongSystemRun) {
+  const std::string user = NewUser();
+  const Session s = Create(user);
+  std::vector<std::string> expected;
+  std::int64_t limit = 0;
+  for (int i = 0; i < 11; ++i) {
+    const Message m =
+        Say(user, s.id, "rule " + std::to_string(i), Role::kSystem);
+    expected.push_back(m.id);
+    limit += *m.tokens;
+  }
+  Say(user, s.id, "an older question that will not fit");
+  const Message last = Say(user, s.id, "latest");
+  expected.push_back(last.id);
+  limit += *last.tokens;
+  const ContextWindow w = ContextOf(svc(), user, s.id, limit);
+  EXPECT_EQ(MessageIds(w.messages), expected);
+  EXPECT_EQ(w.token_count, limit);
+  EXPECT_TRUE(w.truncated);
+}
+
 TEST_P(StoreConformanceTest, ContextKeepsSystemMessagesFirst) {
   const std::string user = NewUser();
   const Session s = Create(user);
