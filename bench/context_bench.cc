@@ -16,6 +16,7 @@
 #include <string>
 #include <utility>
 
+#include "chat_text.h"
 #include "chatstore/service.h"
 #include "chatstore/store.h"
 
@@ -24,16 +25,7 @@ namespace {
 
 constexpr char kUser[] = "bench-user";
 
-// ~500 bytes of English prose: about 100 cl100k_base tokens.
-const std::string kContent = [] {
-  const std::string sentence =
-      "The quick brown fox jumps over the lazy dog while the assistant "
-      "explains how to plan a three-day trip to Kyoto in autumn. ";
-  std::string s;
-  while (s.size() < 500) s += sentence;
-  s.resize(500);
-  return s;
-}();
+const std::string& kContent = bench::kProse500;
 
 template <typename T>
 T Check(Result<T> r) {
