@@ -20,23 +20,14 @@
 #include <string>
 #include <vector>
 
+#include "chat_text.h"
 #include "chatstore/service.h"
 #include "chatstore/store.h"
 
 namespace chatstore {
 namespace {
 
-// "One 500-byte message": English prose, so token counting (done once per
-// complete message) costs what it costs on real chat text.
-const std::string kContent = [] {
-  const std::string sentence =
-      "The quick brown fox jumps over the lazy dog while the assistant "
-      "explains how to plan a three-day trip to Kyoto in autumn. ";
-  std::string s;
-  while (s.size() < 500) s += sentence;
-  s.resize(500);
-  return s;
-}();
+const std::string& kContent = bench::kProse500;
 
 std::string TempDir() {
   char tmpl[] = "/tmp/chatstore-bench-XXXXXX";

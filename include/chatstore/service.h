@@ -34,6 +34,10 @@ struct Limits {
   std::size_t max_events_per_batch = 1000;
   std::size_t max_state_bytes = 256 * 1024;  // state after a patch
   std::size_t max_query_bytes = 256;         // search
+  // Context window: the largest token_limit accepted, and the most
+  // messages one window may hold (bounds the walk when messages are tiny).
+  std::int64_t max_context_tokens = 2'000'000;
+  std::size_t max_context_messages = 10'000;
   int max_page = 1000;
   int default_page = 100;
 };
@@ -92,6 +96,25 @@ struct EventPage {
 struct MessagePage {
   std::vector<Message> messages;
   std::optional<std::int64_t> next_after_seq;
+};
+
+// What GetContext() is asked for. docs/context-and-state.md has the rules.
+struct ContextRequest {
+  std::int64_t token_limit = 8192;  // 1 .. Limits::max_context_tokens
+  // "cl100k_base" uses the counts stored with each message; "o200k_base"
+  // counts each message it looks at on the fly (CPU proportional to the
+  // window's text, not to the session's length).
+  std::string encoding = "cl100k_base";
+};
+
+struct ContextWindow {
+  // The session's leading system messages that fit, then the newest
+  // complete messages that fit, in seq order.
+  std::vector<Message> messages;
+  std::int64_t token_count = 0;  // sum of the returned messages' tokens
+  std::int64_t token_limit = 0;
+  // True when a complete message of the session was left out.
+  bool truncated = false;
 };
 
 // Told of every committed change, in seq order per session, after it is
@@ -154,6 +177,15 @@ class SessionService {
   Result<SearchPage> Search(std::string_view user_id, std::string_view query,
                             const std::optional<SearchCursor>& after,
                             int limit);
+  // The messages to send to a model: the session's leading system messages
+  // first, then the newest complete messages that fit in the remaining
+  // budget, never starting (after a cut) on an assistant or tool reply.
+  // Streaming messages are left out. Reads a page at a time backwards from
+  // the newest message, so its cost follows the window, not the session.
+  // Unprocessable for a token_limit out of range or an unknown encoding.
+  Result<ContextWindow> GetContext(std::string_view user_id,
+                                   std::string_view session_id,
+                                   const ContextRequest& request);
 
   // Defaults when the user never set them.
   Result<Preferences> GetPreferences(std::string_view user_id);

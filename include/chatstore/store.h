@@ -132,6 +132,12 @@ class Store {
   virtual Result<std::vector<Message>> ReadMessages(std::string_view session_id,
                                                     std::int64_t after_seq,
                                                     int limit) = 0;
+  // Messages with seq < before_seq, newest first (descending seq), at most
+  // `limit`: the context window walks back from the end with it, one page at
+  // a time, so its cost depends on the window, not on the session's length.
+  // Every backend serves it from its (session_id, seq) index.
+  virtual Result<std::vector<Message>> ReadMessagesBefore(
+      std::string_view session_id, std::int64_t before_seq, int limit) = 0;
 
   // Removes the session with its messages, events and search entries.
   // NotFound when missing. Returns what was removed.

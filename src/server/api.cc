@@ -302,6 +302,8 @@ Reply Api::Dispatch(Call& call) {
       return ListEvents(call);
     case RouteId::kStream:
       return OpenStream(call);
+    case RouteId::kGetContext:
+      return GetContext(call);
     case RouteId::kSearch:
       return Search(call);
     case RouteId::kGetPreferences:

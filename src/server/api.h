@@ -75,6 +75,7 @@ class Api {
   Reply DeleteSession(Call& call);
   Reply AddMessage(Call& call);
   Reply ListMessages(Call& call);
+  Reply GetContext(Call& call);
   Reply AppendDelta(Call& call);
   Reply CompleteMessage(Call& call);
   Reply AppendEvents(Call& call);

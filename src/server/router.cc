@@ -14,7 +14,7 @@ struct Route {
   Access access;
 };
 
-// API.md's endpoint table (context and cache are later issues).
+// API.md's endpoint table (the cache is a later issue).
 constexpr std::array kRoutes{
     Route{http::verb::post, "/v1/auth/anonymous", RouteId::kAnonymousToken,
           Access::kPublic},
@@ -41,6 +41,8 @@ constexpr std::array kRoutes{
     Route{http::verb::get, "/v1/sessions/{id}/events", RouteId::kListEvents,
           Access::kUser},
     Route{http::verb::get, "/v1/sessions/{id}/stream", RouteId::kStream,
+          Access::kUser},
+    Route{http::verb::get, "/v1/sessions/{id}/context", RouteId::kGetContext,
           Access::kUser},
     Route{http::verb::get, "/v1/search", RouteId::kSearch, Access::kUser},
     Route{http::verb::get, "/v1/me/preferences", RouteId::kGetPreferences,

@@ -25,6 +25,7 @@ enum class RouteId {
   kAppendEvents,
   kListEvents,
   kStream,
+  kGetContext,
   kSearch,
   kGetPreferences,
   kPutPreferences,

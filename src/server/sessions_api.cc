@@ -125,6 +125,36 @@ Reply Api::ListMessages(Call& call) {
   return Json(call, http::status::ok, std::move(out));
 }
 
+Reply Api::GetContext(Call& call) {
+  ContextRequest request;
+  if (std::optional<std::string> text =
+          QueryString(call.query, "token_limit")) {
+    const std::optional<std::int64_t> limit = ParseSeq(*text);
+    if (!limit) {
+      return Fail(call, Status::InvalidArgument(
+                            "parameter 'token_limit' must be a positive "
+                            "integer"));
+    }
+    request.token_limit = *limit;  // the service checks the range
+  }
+  if (std::optional<std::string> encoding =
+          QueryString(call.query, "encoding")) {
+    request.encoding = std::move(*encoding);
+  }
+  Result<ContextWindow> window = service_.GetContext(
+      call.principal.user_id, call.route.params[0], request);
+  if (!window.ok()) return Fail(call, window.status());
+  std::string out = "{\"messages\":[";
+  for (std::size_t i = 0; i < window->messages.size(); ++i) {
+    if (i > 0) out += ',';
+    out += wire::MessageJson(window->messages[i]);
+  }
+  out += "],\"token_count\":" + std::to_string(window->token_count) +
+         ",\"token_limit\":" + std::to_string(window->token_limit) +
+         ",\"truncated\":" + (window->truncated ? "true" : "false") + '}';
+  return Json(call, http::status::ok, std::move(out));
+}
+
 Reply Api::AppendDelta(Call& call) {
   json::object body;
   if (auto failed = ReadJsonBody(call, &body)) return std::move(*failed);

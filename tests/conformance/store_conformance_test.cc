@@ -1655,6 +1655,236 @@ TEST_P(StoreConformanceTest, ReadMessagesPaging) {
   EXPECT_EQ(p.next_after_seq, std::nullopt);
 }
 
+TEST_P(StoreConformanceTest, ReadMessagesBeforeWalksBackwards) {
+  const std::string user = NewUser();
+  const Session s = Create(user);
+  std::vector<std::int64_t> seqs;
+  for (int i = 0; i < 7; ++i) {
+    seqs.push_back(Say(user, s.id, "m" + std::to_string(i)).seq);
+    if (i % 2 == 0) Must(svc().AppendEvents(user, s.id, {{"gap", "{}"}}));
+  }
+  const auto seqs_of = [](const std::vector<Message>& rows) {
+    std::vector<std::int64_t> out;
+    for (const Message& m : rows) out.push_back(m.seq);
+    return out;
+  };
+  EXPECT_EQ(seqs_of(Must(store().ReadMessagesBefore(s.id, INT64_MAX, 3))),
+            (std::vector<std::int64_t>{seqs[6], seqs[5], seqs[4]}));
+  EXPECT_EQ(seqs_of(Must(store().ReadMessagesBefore(s.id, seqs[4], 3))),
+            (std::vector<std::int64_t>{seqs[3], seqs[2], seqs[1]}));
+  // A bound between two messages' seqs starts at the one before it.
+  EXPECT_EQ(seqs_of(Must(store().ReadMessagesBefore(s.id, seqs[1] + 1, 5))),
+            (std::vector<std::int64_t>{seqs[1], seqs[0]}));
+  EXPECT_TRUE(Must(store().ReadMessagesBefore(s.id, seqs[0], 5)).empty());
+  EXPECT_EQ(CodeOf(store().ReadMessagesBefore(NewId(Now()), INT64_MAX, 5)),
+            "NotFound");
+}
+
+// ---- Context window -------------------------------------------------------
+
+std::vector<std::string> MessageIds(const std::vector<Message>& messages) {
+  std::vector<std::string> out;
+  for (const Message& m : messages) out.push_back(m.id);
+  return out;
+}
+
+ContextWindow ContextOf(SessionService& svc, const std::string& user,
+                        const std::string& session_id, std::int64_t limit) {
+  ContextRequest request;
+  request.token_limit = limit;
+  return Must(svc.GetContext(user, session_id, request));
+}
+
+TEST_P(StoreConformanceTest, ContextExactFitAndOneTokenOver) {
+  const std::string user = NewUser();
+  const Session s = Create(user);
+  const Message u1 = Say(user, s.id, "What is the capital of France?");
+  const Message a2 =
+      Say(user, s.id, "The capital of France is Paris.", Role::kAssistant);
+  const Message u3 = Say(user, s.id, "And of Italy?");
+  const Message a4 = Say(user, s.id, "Rome.", Role::kAssistant);
+  const std::int64_t all = *u1.tokens + *a2.tokens + *u3.tokens + *a4.tokens;
+
+  ContextWindow w = ContextOf(svc(), user, s.id, all);
+  EXPECT_EQ(MessageIds(w.messages),
+            (std::vector<std::string>{u1.id, a2.id, u3.id, a4.id}));
+  EXPECT_EQ(w.token_count, all);
+  EXPECT_EQ(w.token_limit, all);
+  EXPECT_FALSE(w.truncated);
+
+  // One token short: u1 no longer fits, and the window may not start on
+  // a2 (an answer without its question), so it starts at u3.
+  w = ContextOf(svc(), user, s.id, all - 1);
+  EXPECT_EQ(MessageIds(w.messages), (std::vector<std::string>{u3.id, a4.id}));
+  EXPECT_EQ(w.token_count, *u3.tokens + *a4.tokens);
+  EXPECT_TRUE(w.truncated);
+
+  // The default limit (8192) holds this whole conversation.
+  w = Must(svc().GetContext(user, s.id, ContextRequest{}));
+  EXPECT_EQ(w.messages.size(), 4u);
+  EXPECT_EQ(w.token_limit, 8192);
+  EXPECT_FALSE(w.truncated);
+}
+
+TEST_P(StoreConformanceTest, ContextSingleMessageLargerThanLimit) {
+  const std::string user = NewUser();
+  const Session s = Create(user);
+  const Message big =
+      Say(user, s.id, "a fairly long question with quite a few words in it");
+  ASSERT_GT(*big.tokens, 1);
+  const ContextWindow w = ContextOf(svc(), user, s.id, *big.tokens - 1);
+  EXPECT_TRUE(w.messages.empty());
+  EXPECT_EQ(w.token_count, 0);
+  EXPECT_TRUE(w.truncated);
+  // An empty session: nothing to leave out.
+  const Session empty = Create(user);
+  const ContextWindow none = ContextOf(svc(), user, empty.id, 10);
+  EXPECT_TRUE(none.messages.empty());
+  EXPECT_FALSE(none.truncated);
+}
+
+TEST_P(StoreConformanceTest, ContextOnlySystemMessages) {
+  const std::string user = NewUser();
+  const Session s = Create(user);
+  const Message s1 =
+      Say(user, s.id, "You are a helpful assistant.", Role::kSystem);
+  const Message s2 = Say(user, s.id, "Answer in French.", Role::kSystem);
+  ContextWindow w = ContextOf(svc(), user, s.id, *s1.tokens + *s2.tokens);
+  EXPECT_EQ(MessageIds(w.messages), (std::vector<std::string>{s1.id, s2.id}));
+  EXPECT_FALSE(w.truncated);
+  // The leading system messages are kept oldest first while they fit.
+  w = ContextOf(svc(), user, s.id, *s1.tokens + *s2.tokens - 1);
+  EXPECT_EQ(MessageIds(w.messages), (std::vector<std::string>{s1.id}));
+  EXPECT_EQ(w.token_count, *s1.tokens);
+  EXPECT_TRUE(w.truncated);
+}
+
+// More leading system messages than the forward walk's first page.
+TEST_P(StoreConformanceTest, ContextPagesOverALongSystemRun) {
+  const std::string user = NewUser();
+  const Session s = Create(user);
+  std::vector<std::string> expected;
+  std::int64_t limit = 0;
+  for (int i = 0; i < 11; ++i) {
+    const Message m =
+        Say(user, s.id, "rule " + std::to_string(i), Role::kSystem);
+    expected.push_back(m.id);
+    limit += *m.tokens;
+  }
+  Say(user, s.id, "an older question that will not fit");
+  const Message last = Say(user, s.id, "latest");
+  expected.push_back(last.id);
+  limit += *last.tokens;
+  const ContextWindow w = ContextOf(svc(), user, s.id, limit);
+  EXPECT_EQ(MessageIds(w.messages), expected);
+  EXPECT_EQ(w.token_count, limit);
+  EXPECT_TRUE(w.truncated);
+}
+
+TEST_P(StoreConformanceTest, ContextKeepsSystemMessagesFirst) {
+  const std::string user = NewUser();
+  const Session s = Create(user);
+  const Message sys = Say(user, s.id, "You are terse.", Role::kSystem);
+  const Message u2 = Say(user, s.id, "Tell me a long story about dragons.");
+  const Message a3 =
+      Say(user, s.id, "Once upon a time there was a dragon.", Role::kAssistant);
+  const Message u4 = Say(user, s.id, "Shorter.");
+  const Message a5 = Say(user, s.id, "Dragon.", Role::kAssistant);
+  const std::int64_t limit = *sys.tokens + *u4.tokens + *a5.tokens;
+  const ContextWindow w = ContextOf(svc(), user, s.id, limit);
+  EXPECT_EQ(MessageIds(w.messages),
+            (std::vector<std::string>{sys.id, u4.id, a5.id}));
+  EXPECT_EQ(w.token_count, limit);
+  EXPECT_TRUE(w.truncated);
+  (void)u2;
+  (void)a3;
+}
+
+TEST_P(StoreConformanceTest, ContextNeverStartsOnToolOrAssistantReply) {
+  const std::string user = NewUser();
+  const Session s = Create(user);
+  const Message u1 = Say(user, s.id, "What is the weather in Paris today?");
+  const Message t2 =
+      Say(user, s.id, "{\"temp_c\": 21, \"sky\": \"clear\"}", Role::kTool);
+  const Message u3 = Say(user, s.id, "And tomorrow?");
+  const Message a4 = Say(user, s.id, "Rain.", Role::kAssistant);
+  const Message a5 = Say(user, s.id, "Take an umbrella.", Role::kAssistant);
+  // Room for t2 and everything after it, not for u1: t2 is dropped.
+  ContextWindow w = ContextOf(
+      svc(), user, s.id, *t2.tokens + *u3.tokens + *a4.tokens + *a5.tokens);
+  EXPECT_EQ(MessageIds(w.messages),
+            (std::vector<std::string>{u3.id, a4.id, a5.id}));
+  EXPECT_EQ(w.token_count, *u3.tokens + *a4.tokens + *a5.tokens);
+  EXPECT_TRUE(w.truncated);
+  // Room only for replies: the window is empty rather than start on one.
+  w = ContextOf(svc(), user, s.id, *a4.tokens + *a5.tokens);
+  EXPECT_TRUE(w.messages.empty());
+  EXPECT_EQ(w.token_count, 0);
+  EXPECT_TRUE(w.truncated);
+  (void)u1;
+}
+
+TEST_P(StoreConformanceTest, ContextLeavesOutStreamingMessages) {
+  const std::string user = NewUser();
+  const Session s = Create(user);
+  const Message u1 = Say(user, s.id, "Hello");
+  const Message open = OpenStreaming(user, s.id, "Hi the");
+  const ContextWindow w = ContextOf(svc(), user, s.id, 1000);
+  EXPECT_EQ(MessageIds(w.messages), (std::vector<std::string>{u1.id}));
+  EXPECT_EQ(w.token_count, *u1.tokens);
+  EXPECT_FALSE(w.truncated);
+  (void)open;
+}
+
+TEST_P(StoreConformanceTest, ContextPagesBackOverManyMessages) {
+  const std::string user = NewUser();
+  const Session s = Create(user);
+  const Message sys = Say(user, s.id, "System prompt.", Role::kSystem);
+  std::vector<Message> said;
+  for (int i = 0; i < 400; ++i) {
+    said.push_back(Say(user, s.id, "message number " + std::to_string(i),
+                       i % 2 == 0 ? Role::kUser : Role::kAssistant));
+  }
+  // Budget for the system prompt and the newest 301 messages: the walk
+  // reads pages of 32, 64, 128, 256 before it reaches the cut.
+  std::int64_t limit = *sys.tokens;
+  for (std::size_t i = said.size() - 301; i < said.size(); ++i) {
+    limit += *said[i].tokens;
+  }
+  const ContextWindow w = ContextOf(svc(), user, s.id, limit);
+  // said[99] (assistant) fits but may not start the window.
+  std::vector<std::string> expected{sys.id};
+  for (std::size_t i = said.size() - 300; i < said.size(); ++i) {
+    expected.push_back(said[i].id);
+  }
+  EXPECT_EQ(MessageIds(w.messages), expected);
+  EXPECT_TRUE(w.truncated);
+  std::int64_t sum = 0;
+  for (const Message& m : w.messages) sum += *m.tokens;
+  EXPECT_EQ(w.token_count, sum);
+  EXPECT_LE(w.token_count, limit);
+}
+
+TEST_P(StoreConformanceTest, ContextValidatesItsRequest) {
+  const std::string user = NewUser();
+  const Session s = Create(user);
+  Say(user, s.id, "hello");
+  ContextRequest request;
+  request.token_limit = 0;
+  EXPECT_EQ(CodeOf(svc().GetContext(user, s.id, request)), "Unprocessable");
+  request.token_limit = Limits{}.max_context_tokens + 1;
+  EXPECT_EQ(CodeOf(svc().GetContext(user, s.id, request)), "Unprocessable");
+  request.token_limit = 100;
+  request.encoding = "p50k_base";
+  EXPECT_EQ(CodeOf(svc().GetContext(user, s.id, request)), "Unprocessable");
+  request.encoding = "o200k_base";
+  const ContextWindow w = Must(svc().GetContext(user, s.id, request));
+  ASSERT_EQ(w.messages.size(), 1u);
+  EXPECT_EQ(w.token_count, 1);  // "hello" is one token in o200k_base too
+  // Another user's session answers like a missing one.
+  EXPECT_EQ(CodeOf(svc().GetContext(NewUser(), s.id, request)), "NotFound");
+}
+
 // ---- Preferences ----------------------------------------------------------
 
 TEST_P(StoreConformanceTest, PreferencesDefaultAndRoundTrip) {

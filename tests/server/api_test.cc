@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <boost/json.hpp>
 #include <string>
+#include <vector>
 
 #include "server/server_test_fixture.h"
 
@@ -167,6 +168,71 @@ TEST_F(ApiTest, MessagesAndStreamingMessages) {
       rest.Json().as_object()["messages"].as_array()[0].as_object()["content"],
       "Hello");
   ExpectProblem(client().Get(base + "/messages?after_seq=-1", token), 400);
+}
+
+TEST_F(ApiTest, ContextWindowKeepsSystemFirstAndFitsTheBudget) {
+  const std::string token = TokenFor("context");
+  const std::string id = CreateSessionId(token);
+  const std::string base = "/v1/sessions/" + id;
+  std::vector<std::int64_t> tokens;
+  std::vector<std::string> ids;
+  const auto say = [&](const std::string& role, const std::string& content) {
+    HttpResult r = client().Post(
+        base + "/messages", token,
+        R"({"role":")" + role + R"(","content":")" + content + R"("})");
+    EXPECT_EQ(r.status, 201) << r.body;
+    json::object m = r.Json().as_object();
+    tokens.push_back(m["tokens"].as_int64());
+    ids.emplace_back(m["id"].as_string());
+  };
+  say("system", "You are a helpful assistant.");
+  say("user", "What is the capital of France?");
+  say("assistant", "Paris.");
+  say("user", "And of Italy?");
+  say("assistant", "Rome.");
+
+  // Default limit: everything, in order.
+  HttpResult all = client().Get(base + "/context", token);
+  ASSERT_EQ(all.status, 200) << all.body;
+  json::object w = all.Json().as_object();
+  EXPECT_EQ(w["token_limit"], 8192);
+  EXPECT_EQ(w["truncated"], false);
+  EXPECT_EQ(w["messages"].as_array().size(), 5u);
+  std::int64_t sum = 0;
+  for (std::int64_t t : tokens) sum += t;
+  EXPECT_EQ(w["token_count"], sum);
+
+  // Room for the system prompt and the last exchange exactly.
+  const std::int64_t limit = tokens[0] + tokens[3] + tokens[4];
+  HttpResult cut = client().Get(
+      base + "/context?token_limit=" + std::to_string(limit), token);
+  ASSERT_EQ(cut.status, 200) << cut.body;
+  w = cut.Json().as_object();
+  EXPECT_EQ(w["token_limit"], limit);
+  EXPECT_EQ(w["token_count"], limit);
+  EXPECT_EQ(w["truncated"], true);
+  const json::array& messages = w["messages"].as_array();
+  ASSERT_EQ(messages.size(), 3u);
+  EXPECT_EQ(messages[0].at("id"), json::value(ids[0]));
+  EXPECT_EQ(messages[0].at("role"), "system");
+  EXPECT_EQ(messages[1].at("id"), json::value(ids[3]));
+  EXPECT_EQ(messages[2].at("id"), json::value(ids[4]));
+
+  HttpResult o200k = client().Get(
+      base + "/context?token_limit=100&encoding=o200k_base", token);
+  ASSERT_EQ(o200k.status, 200) << o200k.body;
+  EXPECT_GT(o200k.Json().as_object()["token_count"].as_int64(), 0);
+
+  ExpectProblem(client().Get(base + "/context?token_limit=abc", token), 400);
+  ExpectProblem(client().Get(base + "/context?token_limit=-5", token), 400);
+  ExpectProblem(client().Get(base + "/context?token_limit=0", token), 422);
+  ExpectProblem(
+      client().Get(base + "/context?token_limit=99999999999999999999", token),
+      400);
+  ExpectProblem(client().Get(base + "/context?token_limit=3000000", token),
+                422);
+  ExpectProblem(client().Get(base + "/context?encoding=gpt2", token), 422);
+  ExpectProblem(client().Get(base + "/context", TokenFor("someone-else")), 404);
 }
 
 TEST_F(ApiTest, EventsAppendAndPagedRead) {

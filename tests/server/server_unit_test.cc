@@ -28,7 +28,15 @@ TEST(RouterTest, MatchesTemplatesAndCapturesParameters) {
             Access::kAdmin);
   EXPECT_EQ(MatchRoute(http::verb::get, "/v1/sessions/").outcome,
             RouteMatch::Outcome::kNotFound);
-  EXPECT_EQ(MatchRoute(http::verb::get, "/v1/sessions/a/context").outcome,
+  RouteMatch context = MatchRoute(http::verb::get, "/v1/sessions/a/context");
+  ASSERT_EQ(context.outcome, RouteMatch::Outcome::kMatched);
+  EXPECT_EQ(context.id, RouteId::kGetContext);
+  EXPECT_EQ(context.params, (std::vector<std::string>{"a"}));
+  RouteMatch post_context =
+      MatchRoute(http::verb::post, "/v1/sessions/a/context");
+  EXPECT_EQ(post_context.outcome, RouteMatch::Outcome::kMethodNotAllowed);
+  EXPECT_EQ(post_context.allow, "GET");
+  EXPECT_EQ(MatchRoute(http::verb::get, "/v1/sessions/a/nothing").outcome,
             RouteMatch::Outcome::kNotFound);
   RouteMatch wrong = MatchRoute(http::verb::put, "/v1/sessions/x");
   EXPECT_EQ(wrong.outcome, RouteMatch::Outcome::kMethodNotAllowed);

@@ -168,6 +168,9 @@ class MemoryStore final : public Store {
   Result<std::vector<Message>> ReadMessages(std::string_view session_id,
                                             std::int64_t after_seq,
                                             int limit) override;
+  Result<std::vector<Message>> ReadMessagesBefore(std::string_view session_id,
+                                                  std::int64_t before_seq,
+                                                  int limit) override;
   Result<EraseCounts> DeleteSession(std::string_view session_id) override;
   Result<EraseCounts> DeleteUser(std::string_view user_id) override;
   Result<SearchPage> Search(std::string_view user_id, std::string_view query,
@@ -640,6 +643,28 @@ Result<std::vector<Message>> MemoryStore::ReadMessages(
   for (; it != messages.end() &&
          out.size() < static_cast<std::size_t>(std::max(limit, 0));
        ++it) {
+    out.push_back(**it);
+  }
+  return out;
+}
+
+Result<std::vector<Message>> MemoryStore::ReadMessagesBefore(
+    std::string_view session_id, std::int64_t before_seq, int limit) {
+  Locked l = LockLive(session_id);
+  if (!l.entry) {
+    return Status::NotFound("session " + std::string(session_id) +
+                            " not found");
+  }
+  const auto& messages = l.entry->messages;
+  // Messages are kept in seq order: the page is the run just before the
+  // first message at or after `before_seq`, read backwards.
+  auto it = std::partition_point(
+      messages.begin(), messages.end(),
+      [before_seq](const auto& m) { return m->seq < before_seq; });
+  std::vector<Message> out;
+  while (it != messages.begin() &&
+         out.size() < static_cast<std::size_t>(std::max(limit, 0))) {
+    --it;
     out.push_back(**it);
   }
   return out;

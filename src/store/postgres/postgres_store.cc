@@ -127,6 +127,14 @@ constexpr StatementSql kStatements[] = {
      "   metadata, tokens, created_at, updated_at FROM messages"
      "   WHERE session_id = s.id AND seq > $3 ORDER BY seq LIMIT $4) m"
      " ON true WHERE s.id = $1 AND " CHATSTORE_LIVE("s.") " ORDER BY m.seq"},
+    // Backwards over the (session_id, seq) unique index.
+    {"read_messages_before",
+     "SELECT " CHATSTORE_MESSAGE_COLUMNS " FROM sessions s"
+     " LEFT JOIN LATERAL (SELECT id, session_id, seq, role, content, status,"
+     "   metadata, tokens, created_at, updated_at FROM messages"
+     "   WHERE session_id = s.id AND seq < $3 ORDER BY seq DESC LIMIT $4) m"
+     " ON true WHERE s.id = $1 AND " CHATSTORE_LIVE(
+         "s.") " ORDER BY m.seq DESC"},
     // Keyset pages; the row comparison is an index condition.
     {"list_sessions", "SELECT " CHATSTORE_SESSION_COLUMNS
                       " FROM sessions WHERE user_id = $1 AND " CHATSTORE_LIVE(
@@ -327,6 +335,9 @@ class PostgresStore final : public Store {
   Result<std::vector<Message>> ReadMessages(std::string_view session_id,
                                             std::int64_t after_seq,
                                             int limit) override;
+  Result<std::vector<Message>> ReadMessagesBefore(std::string_view session_id,
+                                                  std::int64_t before_seq,
+                                                  int limit) override;
   Result<EraseCounts> DeleteSession(std::string_view session_id) override;
   Result<EraseCounts> DeleteUser(std::string_view user_id) override;
   Result<SearchPage> Search(std::string_view user_id, std::string_view query,
@@ -340,6 +351,11 @@ class PostgresStore final : public Store {
   Result<StoreStats> Stats() override;
 
  private:
+  // Runs read_messages / read_messages_before (the seq bound means after
+  // or before). NotFound when the session is missing or expired.
+  Result<std::vector<Message>> ReadMessageRange(const char* statement,
+                                                std::string_view session_id,
+                                                std::int64_t seq, int limit);
   // Runs `body(connection)` with a pooled connection, translating libpqxx
   // exceptions (TranslateCurrentException). A connection found broken is
   // dropped with every idle one; when it had been idle (a server restart
@@ -640,12 +656,24 @@ Result<std::vector<Event>> PostgresStore::ReadEvents(
 
 Result<std::vector<Message>> PostgresStore::ReadMessages(
     std::string_view session_id, std::int64_t after_seq, int limit) {
+  return ReadMessageRange("read_messages", session_id, after_seq, limit);
+}
+
+Result<std::vector<Message>> PostgresStore::ReadMessagesBefore(
+    std::string_view session_id, std::int64_t before_seq, int limit) {
+  return ReadMessageRange("read_messages_before", session_id, before_seq,
+                          limit);
+}
+
+Result<std::vector<Message>> PostgresStore::ReadMessageRange(
+    const char* statement, std::string_view session_id, std::int64_t seq,
+    int limit) {
   const std::string id(session_id);
   return Read<std::vector<Message>>(
       "read messages of session " + id,
       [&](pqxx::transaction_base& tx) -> Result<std::vector<Message>> {
         const pqxx::result r =
-            tx.exec_prepared("read_messages", id, NowMillis(), after_seq,
+            tx.exec_prepared(statement, id, NowMillis(), seq,
                              static_cast<std::int64_t>(std::max(limit, 0)));
         if (r.empty()) return SessionNotFound(id);
         std::vector<Message> out;

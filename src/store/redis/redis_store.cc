@@ -191,6 +191,9 @@ class RedisStore final : public Store {
   Result<std::vector<Message>> ReadMessages(std::string_view session_id,
                                             std::int64_t after_seq,
                                             int limit) override;
+  Result<std::vector<Message>> ReadMessagesBefore(std::string_view session_id,
+                                                  std::int64_t before_seq,
+                                                  int limit) override;
   Result<EraseCounts> DeleteSession(std::string_view session_id) override;
   Result<EraseCounts> DeleteUser(std::string_view user_id) override;
   Result<SearchPage> Search(std::string_view user_id, std::string_view query,
@@ -222,6 +225,11 @@ class RedisStore final : public Store {
   Result<std::optional<StoredSession>> LoadSession(std::string_view sid);
   // Up to `count` index entries strictly after `pos` in (score, order key)
   // descending order.
+  // The messages whose ids `range` (a ZRANGE-like command on the seq
+  // index) returns, in its order, read with the session row in one
+  // transaction. NotFound when the session is missing or expired.
+  Result<std::vector<Message>> ReadMessageRange(std::string_view session_id,
+                                                Command range, int limit);
   Result<std::vector<IndexPos>> IndexAfter(const std::string& key,
                                            const std::optional<IndexPos>& pos,
                                            std::size_t count);
@@ -488,12 +496,29 @@ Result<std::vector<Event>> RedisStore::ReadEvents(std::string_view session_id,
 
 Result<std::vector<Message>> RedisStore::ReadMessages(
     std::string_view session_id, std::int64_t after_seq, int limit) {
+  return ReadMessageRange(
+      session_id,
+      {"ZRANGEBYSCORE", redis::keys::MessageSeqs(session_id),
+       "(" + std::to_string(after_seq), "+inf", "LIMIT", "0",
+       std::to_string(limit)},
+      limit);
+}
+
+Result<std::vector<Message>> RedisStore::ReadMessagesBefore(
+    std::string_view session_id, std::int64_t before_seq, int limit) {
+  // The seq index is a sorted set: a reverse range by score is O(log n + k).
+  return ReadMessageRange(
+      session_id,
+      {"ZREVRANGEBYSCORE", redis::keys::MessageSeqs(session_id),
+       "(" + std::to_string(before_seq), "-inf", "LIMIT", "0",
+       std::to_string(limit)},
+      limit);
+}
+
+Result<std::vector<Message>> RedisStore::ReadMessageRange(
+    std::string_view session_id, Command range, int limit) {
   std::vector<Command> reads = {{"HGETALL", redis::keys::Session(session_id)}};
-  if (limit > 0) {
-    reads.push_back({"ZRANGEBYSCORE", redis::keys::MessageSeqs(session_id),
-                     "(" + std::to_string(after_seq), "+inf", "LIMIT", "0",
-                     std::to_string(limit)});
-  }
+  if (limit > 0) reads.push_back(std::move(range));
   CHATSTORE_ASSIGN_OR_RETURN(Reply snap, pool_.Transaction(reads));
   CHATSTORE_RETURN_IF_ERROR(CheckElements(snap.get(), "ReadMessages"));
   CHATSTORE_ASSIGN_OR_RETURN(std::optional<StoredSession> stored,

@@ -89,6 +89,11 @@ Result<std::unique_ptr<RowReader>> RowReader::Open(
        "SELECT " CHATSTORE_SQLITE_MESSAGE_COLUMNS
        " FROM messages WHERE session_id = ?1 AND seq > ?3 "
        "AND " CHATSTORE_SQLITE_SESSION_LIVE " ORDER BY seq LIMIT ?4"},
+      // Served backwards from the UNIQUE (session_id, seq) index.
+      {&r->read_messages_before_,
+       "SELECT " CHATSTORE_SQLITE_MESSAGE_COLUMNS
+       " FROM messages WHERE session_id = ?1 AND seq < ?3 "
+       "AND " CHATSTORE_SQLITE_SESSION_LIVE " ORDER BY seq DESC LIMIT ?4"},
       {&r->get_preferences_,
        "SELECT persist_history FROM preferences WHERE user_id = ?1"},
       {&r->ping_, "SELECT 1"},
@@ -243,20 +248,33 @@ Result<std::vector<Event>> RowReader::ReadEvents(std::string_view session_id,
 Result<std::vector<Message>> RowReader::ReadMessages(
     std::string_view session_id, std::int64_t after_seq, int limit,
     Timestamp now) {
+  return RunMessageRead(read_messages_, session_id, after_seq, limit, now);
+}
+
+Result<std::vector<Message>> RowReader::ReadMessagesBefore(
+    std::string_view session_id, std::int64_t before_seq, int limit,
+    Timestamp now) {
+  return RunMessageRead(read_messages_before_, session_id, before_seq, limit,
+                        now);
+}
+
+Result<std::vector<Message>> RowReader::RunMessageRead(
+    Statement& stmt, std::string_view session_id, std::int64_t seq, int limit,
+    Timestamp now) {
   if (limit <= 0) return BadLimit(limit);
   std::vector<Message> messages;
   {
-    StatementReset reset(read_messages_);
-    read_messages_.Bind(1, session_id);
-    read_messages_.Bind(2, ToMillis(now));
-    read_messages_.Bind(3, after_seq);
-    read_messages_.Bind(4, std::int64_t{limit});
+    StatementReset reset(stmt);
+    stmt.Bind(1, session_id);
+    stmt.Bind(2, ToMillis(now));
+    stmt.Bind(3, seq);
+    stmt.Bind(4, std::int64_t{limit});
     messages.reserve(InitialCapacity(limit));
     for (;;) {
-      CHATSTORE_ASSIGN_OR_RETURN(const bool row, read_messages_.Step());
+      CHATSTORE_ASSIGN_OR_RETURN(const bool row, stmt.Step());
       if (!row) break;
       CHATSTORE_RETURN_IF_ERROR(
-          ReadMessageRow(read_messages_, 0, &messages.emplace_back()));
+          ReadMessageRow(stmt, 0, &messages.emplace_back()));
     }
   }
   if (messages.empty()) {

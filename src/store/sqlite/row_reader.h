@@ -51,6 +51,10 @@ class RowReader {
   Result<std::vector<Message>> ReadMessages(std::string_view session_id,
                                             std::int64_t after_seq, int limit,
                                             Timestamp now);
+  // seq < before_seq, newest first.
+  Result<std::vector<Message>> ReadMessagesBefore(std::string_view session_id,
+                                                  std::int64_t before_seq,
+                                                  int limit, Timestamp now);
   // `match` comes from FtsMatchExpression().
   Result<SearchPage> Search(std::string_view user_id, std::string_view match,
                             const std::optional<SearchCursor>& after, int limit,
@@ -63,6 +67,12 @@ class RowReader {
  private:
   RowReader() = default;
 
+  // Runs read_messages_ or read_messages_before_ (same parameters, the
+  // bound seq meaning after or before).
+  Result<std::vector<Message>> RunMessageRead(Statement& stmt,
+                                              std::string_view session_id,
+                                              std::int64_t seq, int limit,
+                                              Timestamp now);
   // NotFound unless the session exists and has not expired.
   Status CheckSessionLive(std::string_view session_id, Timestamp now);
 
@@ -74,6 +84,7 @@ class RowReader {
   Statement list_sessions_[2][2];
   Statement read_events_;
   Statement read_messages_;
+  Statement read_messages_before_;
   Statement search_[2];  // [has cursor]
   Statement get_preferences_;
   Statement ping_;

@@ -220,6 +220,14 @@ class SqliteStore final : public Store {
     return reader->ReadMessages(session_id, after_seq, limit, clock_->Now());
   }
 
+  Result<std::vector<Message>> ReadMessagesBefore(std::string_view session_id,
+                                                  std::int64_t before_seq,
+                                                  int limit) override {
+    auto reader = readers_->Acquire();
+    return reader->ReadMessagesBefore(session_id, before_seq, limit,
+                                      clock_->Now());
+  }
+
   Result<EraseCounts> DeleteSession(std::string_view session_id) override {
     return RunOnWriter<EraseCounts>([this, session_id] {
       return AfterErasure(rows_->DeleteSession(session_id, clock_->Now()));
