@@ -287,6 +287,11 @@ std::shared_ptr<SessionEntry> MemoryStore::FindEntry(std::string_view id) {
   return it == shard.map.end() ? nullptr : it->second;
 }
 
+// What every read answers for a session that is missing or expired.
+Status SessionNotFound(std::string_view session_id) {
+  return Status::NotFound("session " + std::string(session_id) + " not found");
+}
+
 MemoryStore::Locked MemoryStore::LockLive(std::string_view id) {
   for (;;) {
     std::shared_ptr<SessionEntry> e = FindEntry(id);
@@ -530,20 +535,14 @@ bool MemoryStore::ApplyCreate(const Mutation& mutation,
 
 Result<Session> MemoryStore::GetSession(std::string_view session_id) {
   Locked l = LockLive(session_id);
-  if (!l.entry) {
-    return Status::NotFound("session " + std::string(session_id) +
-                            " not found");
-  }
+  if (!l.entry) return SessionNotFound(session_id);
   return l.entry->session;
 }
 
 Result<Message> MemoryStore::GetMessage(std::string_view session_id,
                                         std::string_view message_id) {
   Locked l = LockLive(session_id);
-  if (!l.entry) {
-    return Status::NotFound("session " + std::string(session_id) +
-                            " not found");
-  }
+  if (!l.entry) return SessionNotFound(session_id);
   auto it = l.entry->message_by_id.find(message_id);
   if (it == l.entry->message_by_id.end()) {
     return Status::NotFound("message " + std::string(message_id) +
@@ -609,10 +608,7 @@ Result<std::vector<Event>> MemoryStore::ReadEvents(std::string_view session_id,
                                                    std::int64_t after_seq,
                                                    int limit) {
   Locked l = LockLive(session_id);
-  if (!l.entry) {
-    return Status::NotFound("session " + std::string(session_id) +
-                            " not found");
-  }
+  if (!l.entry) return SessionNotFound(session_id);
   const auto& events = l.entry->events;
   const std::int64_t size = static_cast<std::int64_t>(events.size());
   const std::int64_t from = std::clamp<std::int64_t>(after_seq, 0, size);
@@ -631,10 +627,7 @@ Result<std::vector<Event>> MemoryStore::ReadEvents(std::string_view session_id,
 Result<std::vector<Message>> MemoryStore::ReadMessages(
     std::string_view session_id, std::int64_t after_seq, int limit) {
   Locked l = LockLive(session_id);
-  if (!l.entry) {
-    return Status::NotFound("session " + std::string(session_id) +
-                            " not found");
-  }
+  if (!l.entry) return SessionNotFound(session_id);
   const auto& messages = l.entry->messages;
   auto it = std::partition_point(
       messages.begin(), messages.end(),
@@ -651,10 +644,7 @@ Result<std::vector<Message>> MemoryStore::ReadMessages(
 Result<std::vector<Message>> MemoryStore::ReadMessagesBefore(
     std::string_view session_id, std::int64_t before_seq, int limit) {
   Locked l = LockLive(session_id);
-  if (!l.entry) {
-    return Status::NotFound("session " + std::string(session_id) +
-                            " not found");
-  }
+  if (!l.entry) return SessionNotFound(session_id);
   const auto& messages = l.entry->messages;
   // Messages are kept in seq order: the page is the run just before the
   // first message at or after `before_seq`, read backwards.
