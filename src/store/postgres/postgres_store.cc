@@ -105,6 +105,12 @@ constexpr StatementSql kStatements[] = {
      " SELECT $1, e.seq, e.type, e.data, e.created_at"
      " FROM unnest($2::bigint[], $3::text[], $4::text[], $5::bigint[])"
      " AS e (seq, type, data, created_at)"},
+    // Wakes the other instances' change followers (docs/postgres.md):
+    // delivered at COMMIT, dropped at ROLLBACK. The payload is
+    // "<session id> <last seq>" after a write, "<session id>" after an erase.
+    {"notify_change", "SELECT pg_notify('cs_changes', $1)"},
+    {"notify_erased",
+     "SELECT pg_notify('cs_changes', id) FROM unnest($1::text[]) AS id"},
 
     // Reads. $2 is always "now" in ms: expired sessions read as missing.
     {"get_session", "SELECT " CHATSTORE_SESSION_COLUMNS
@@ -533,6 +539,7 @@ Result<WriteBatch> PostgresStore::ApplyIn(pqxx::transaction_base& tx,
     }
   }
   WriteEvents(tx, id, batch.events);
+  tx.exec_prepared("notify_change", id + " " + std::to_string(s.last_seq));
   return batch;
 }
 
@@ -570,6 +577,7 @@ void PostgresStore::EraseSessions(pqxx::transaction_base& tx,
       tx.exec_prepared("erase_messages", array).affected_rows());
   counts->sessions += static_cast<std::int64_t>(
       tx.exec_prepared("erase_sessions", array).affected_rows());
+  tx.exec_prepared("notify_erased", array);
 }
 
 Result<Session> PostgresStore::GetSession(std::string_view session_id) {
