@@ -226,17 +226,9 @@ TEST_P(MultiInstanceTest, DeletionThroughBEndsTheStreamOnA) {
   EXPECT_FALSE(on_a->timed_out());
 }
 
-INSTANTIATE_TEST_SUITE_P(
-    SharedStore, MultiInstanceTest, ::testing::ValuesIn([] {
-      std::vector<BackendParam> shared;
-      for (BackendParam& p : conformance::AllBackends()) {
-        if (p.name != "Memory") shared.push_back(std::move(p));
-      }
-      return shared;
-    }()),
-    [](const ::testing::TestParamInfo<BackendParam>& info) {
-      return info.param.name;
-    });
+INSTANTIATE_TEST_SUITE_P(SharedStore, MultiInstanceTest,
+                         ::testing::ValuesIn(conformance::SharedBackends()),
+                         conformance::BackendName);
 
 TEST(NotifyFlagTest, OnWithAPrivateStoreRefusesToStart) {
   TempDir dir;

@@ -151,17 +151,9 @@ TEST_P(ChangeNotifierTest, NoReportAfterStop) {
   EXPECT_EQ(log_.size(), before);
 }
 
-INSTANTIATE_TEST_SUITE_P(
-    Shared, ChangeNotifierTest, ::testing::ValuesIn([] {
-      std::vector<BackendParam> shared;
-      for (BackendParam& p : conformance::AllBackends()) {
-        if (p.name != "Memory") shared.push_back(std::move(p));
-      }
-      return shared;
-    }()),
-    [](const ::testing::TestParamInfo<BackendParam>& info) {
-      return info.param.name;
-    });
+INSTANTIATE_TEST_SUITE_P(Shared, ChangeNotifierTest,
+                         ::testing::ValuesIn(conformance::SharedBackends()),
+                         conformance::BackendName);
 
 TEST(ChangeNotifierOpenTest, MemoryHasNoneAndUnknownSchemesAreRefused) {
   Result<std::unique_ptr<ChangeNotifier>> memory =
