@@ -1,5 +1,8 @@
 // Store and service benchmarks on memory:// and sqlite://, plus the plain
-// one-INSERT-per-transaction SQLite loop they are compared against.
+// one-INSERT-per-transaction SQLite loop they are compared against; and on
+// redis:// and postgresql:// when CHATSTORE_BENCH_REDIS_URI /
+// CHATSTORE_BENCH_POSTGRES_URI name a server (bench/network_stores.sh starts
+// them and runs redis-benchmark and pgbench beside).
 //
 // Latency benchmarks record every operation and report p50/p99 counters in
 // microseconds; throughput benchmarks report items_per_second. See
@@ -13,6 +16,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <map>
 #include <memory>
@@ -36,6 +40,14 @@ std::string TempDir() {
   return dir;
 }
 
+// The server a networked backend ("redis", "postgres") runs against, from
+// the environment; null when not configured (its benchmarks are skipped).
+const char* NetworkStoreUri(const std::string& kind) {
+  if (kind == "redis") return std::getenv("CHATSTORE_BENCH_REDIS_URI");
+  if (kind == "postgres") return std::getenv("CHATSTORE_BENCH_POSTGRES_URI");
+  return nullptr;
+}
+
 // A store and a service over it, created once per backend and kept for the
 // process so that benchmarks sharing it do not pay for setup.
 struct Backend {
@@ -55,6 +67,8 @@ Backend& GetBackend(const std::string& kind) {
     if (kind == "sqlite") {
       b->dir = TempDir();
       uri = "sqlite://" + b->dir + "/bench.db";
+    } else if (const char* server = NetworkStoreUri(kind)) {
+      uri = server;
     }
     auto store = OpenStore(uri);
     if (!store.ok()) {
@@ -269,7 +283,11 @@ void BM_PlainInsertPerTransaction(benchmark::State& state) {
 }
 
 void Register() {
-  for (const std::string kind : {"memory", "sqlite"}) {
+  std::vector<std::string> kinds = {"memory", "sqlite"};
+  for (const std::string network : {"redis", "postgres"}) {
+    if (NetworkStoreUri(network) != nullptr) kinds.push_back(network);
+  }
+  for (const std::string& kind : kinds) {
     for (int threads : {1, 16}) {
       benchmark::RegisterBenchmark(("AppendMessage/" + kind).c_str(),
                                    BM_AppendMessage, kind)

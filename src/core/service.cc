@@ -9,6 +9,7 @@
 #include "chatstore/ids.h"
 #include "core/json_util.h"
 #include "core/mutations.h"
+#include "core/wire_format.h"
 
 namespace chatstore {
 namespace {
@@ -208,14 +209,8 @@ Result<std::int64_t> SessionService::DeleteSession(
   // is handed to listeners only, as the stream's last event. Its seq follows
   // the last one this call saw; a write that raced in between may share it,
   // which is harmless because the stream ends here.
-  Event deleted;
-  deleted.session_id = s.id;
-  deleted.seq = s.last_seq + 1;
-  deleted.type = std::string(core::kSessionDeleted);
-  boost::json::object data;
-  data["id"] = s.id;
-  deleted.data = json::Serialize(data);
-  deleted.created_at = options_.clock->Now();
+  const Event deleted =
+      wire::SessionDeletedEvent(s.id, s.last_seq + 1, options_.clock->Now());
   s.last_seq = deleted.seq;
   Publish(s, {deleted});
   return deleted.seq;

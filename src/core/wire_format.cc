@@ -2,6 +2,8 @@
 
 #include <string>
 
+#include "core/mutations.h"
+
 namespace chatstore::wire {
 namespace {
 
@@ -62,6 +64,19 @@ std::string SessionJson(const Session& s) {
 
 std::string MessageJson(const Message& m) {
   return boost::json::serialize(MessageValue(m));
+}
+
+Event SessionDeletedEvent(std::string_view session_id, std::int64_t seq,
+                          Timestamp at) {
+  Event deleted;
+  deleted.session_id = std::string(session_id);
+  deleted.seq = seq;
+  deleted.type = std::string(core::kSessionDeleted);
+  deleted.data = "{\"id\":";
+  AppendQuoted(deleted.data, session_id);
+  deleted.data += '}';
+  deleted.created_at = at;
+  return deleted;
 }
 
 void AppendQuoted(std::string& out, std::string_view s) {

@@ -20,6 +20,11 @@ std::string SessionJson(const Session& s);
 std::string MessageJson(const Message& m);
 // {"session_id","seq","type","data":<raw stored JSON>,"created_at"}
 std::string EventJson(const Event& e);
+// The session.deleted event that ends a session's streams: not stored (the
+// log is gone with the session), so built wherever a deletion is noticed.
+// data: {"id": <session id>}.
+Event SessionDeletedEvent(std::string_view session_id, std::int64_t seq,
+                          Timestamp at);
 // Appends `s` as a JSON string literal (quoted, escaped) to `out`.
 void AppendQuoted(std::string& out, std::string_view s);
 

@@ -113,6 +113,7 @@ CommandLine ParseCommandLine(int argc, const char* const* argv) {
 
   std::string listen = "127.0.0.1:8080";
   std::string policy = "auth";
+  std::string notify = "auto";
   std::string secret_file;
   std::string issuer;
   std::string audience;
@@ -123,13 +124,24 @@ CommandLine ParseCommandLine(int argc, const char* const* argv) {
       ->capture_default_str();
   app.add_option("--store", config.store_uri,
                  "Primary (persistent) store URI: sqlite:///abs/path.db, "
-                 "sqlite://relative/path.db or memory://")
+                 "sqlite://relative/path.db, redis://host:port/db, "
+                 "postgresql://user@host:port/db or memory://")
       ->envname("CHATSTORE_STORE")
       ->capture_default_str();
   app.add_option("--ephemeral-store", config.ephemeral_store_uri,
                  "Store for ephemeral sessions (anonymous users, "
                  "persist:false)")
       ->envname("CHATSTORE_EPHEMERAL_STORE")
+      ->capture_default_str();
+  app.add_option("--notify", notify,
+                 "Follow writes that other chatstored instances (or "
+                 "processes) make to the shared primary store, so streams "
+                 "here carry them live: auto (on for sqlite, redis and "
+                 "postgresql stores; Redis pub/sub, PostgreSQL LISTEN, or "
+                 "polling SQLite's data_version every 50 ms), on (refuse "
+                 "to start without it), off (one instance per store)")
+      ->envname("CHATSTORE_NOTIFY")
+      ->check(CLI::IsMember({"auto", "on", "off"}))
       ->capture_default_str();
   app.add_option("--policy", policy,
                  "Where new sessions live: auth (users persistent unless "
@@ -267,6 +279,9 @@ CommandLine ParseCommandLine(int argc, const char* const* argv) {
     return fail("--listen must be HOST:PORT, got '" + listen + "'");
   }
   config.policy = *ParsePolicy(policy);  // CLI::IsMember checked it
+  config.notify = notify == "on"    ? NotifyMode::kOn
+                  : notify == "off" ? NotifyMode::kOff
+                                    : NotifyMode::kAuto;
   if (!issuer.empty()) config.jwt_issuer = issuer;
   if (!audience.empty()) config.jwt_audience = audience;
 

@@ -27,12 +27,18 @@ std::optional<SessionPolicy> ParsePolicy(std::string_view name);
 bool DecidePersistent(SessionPolicy policy, bool anonymous,
                       bool persist_history, std::optional<bool> requested);
 
+// Whether to follow other processes' writes to the primary store
+// (change_follower.h): auto follows when the store can be shared (sqlite,
+// redis, postgresql), on insists (refusing memory://), off never follows.
+enum class NotifyMode { kAuto, kOn, kOff };
+
 struct ServerConfig {
   std::string listen_host = "127.0.0.1";
   std::uint16_t listen_port = 8080;
   std::string store_uri = "sqlite://./data/chatstore.db";
   std::string ephemeral_store_uri = "memory://";
   SessionPolicy policy = SessionPolicy::kAuth;
+  NotifyMode notify = NotifyMode::kAuto;
   std::string jwt_secret;  // resolved from the env or the secret file
   std::optional<std::string> jwt_issuer;
   std::optional<std::string> jwt_audience;

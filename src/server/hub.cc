@@ -1,5 +1,6 @@
 #include "server/hub.h"
 
+#include <algorithm>
 #include <boost/asio/post.hpp>
 #include <boost/asio/redirect_error.hpp>
 #include <boost/asio/use_awaitable.hpp>
@@ -24,6 +25,7 @@ void Subscriber::Deliver(const std::vector<SseFrame>& frames) {
   for (const SseFrame& frame : frames) {
     queue_.push_back(frame);
     queued_bytes_ += frame.text->size();
+    known_seq_ = std::max(known_seq_, frame.seq);
   }
   if (queue_.size() > max_frames_ || queued_bytes_ > max_bytes_) {
     // Drop what is queued: this subscriber will catch up from the store.
@@ -38,6 +40,19 @@ void Subscriber::Close() {
   std::unique_lock lock(mu_);
   closed_ = true;
   ScheduleWake(lock);
+}
+
+void Subscriber::NoteLogGrew(std::int64_t last_seq) {
+  std::unique_lock lock(mu_);
+  if (overflowed_ || closed_) return;
+  if (last_seq > 0 && last_seq <= known_seq_) return;
+  behind_ = true;
+  ScheduleWake(lock);
+}
+
+void Subscriber::NoteSent(std::int64_t seq) {
+  std::lock_guard lock(mu_);
+  known_seq_ = std::max(known_seq_, seq);
 }
 
 void Subscriber::ScheduleWake(std::unique_lock<std::mutex>& lock) {
@@ -67,6 +82,7 @@ Subscriber::Pending Subscriber::TakePending() {
   queued_bytes_ = 0;
   pending.overflowed = overflowed_;
   pending.closed = closed_;
+  pending.behind = std::exchange(behind_, false);
   return pending;
 }
 
@@ -76,7 +92,7 @@ boost::asio::awaitable<void> Subscriber::WaitUntil(
     // A wake-up posted before this check runs only after the wait below
     // starts (both run on this executor), so none is lost in between.
     std::lock_guard lock(mu_);
-    if (!queue_.empty() || overflowed_ || closed_) co_return;
+    if (!queue_.empty() || overflowed_ || closed_ || behind_) co_return;
   }
   timer_.expires_at(deadline);
   boost::system::error_code ec;
@@ -99,6 +115,21 @@ void Hub::OnCommit(const Session& session, const std::vector<Event>& events) {
     frames.push_back(MakeSseFrame(event));
   }
   for (const auto& subscriber : targets) subscriber->Deliver(frames);
+}
+
+void Hub::NoteLogGrew(const std::string& session_id, std::int64_t last_seq) {
+  std::lock_guard lock(mu_);
+  auto it = subscribers_.find(session_id);
+  if (it == subscribers_.end()) return;
+  for (const auto& subscriber : it->second) subscriber->NoteLogGrew(last_seq);
+}
+
+std::vector<std::string> Hub::FollowedSessions() {
+  std::lock_guard lock(mu_);
+  std::vector<std::string> ids;
+  ids.reserve(subscribers_.size());
+  for (const auto& [id, list] : subscribers_) ids.push_back(id);
+  return ids;
 }
 
 void Hub::Subscribe(const std::string& session_id,

@@ -1,4 +1,5 @@
-// The Hub: live SSE subscribers per session, fed by the service's commits.
+// The Hub: live SSE subscribers per session, fed by the service's commits
+// and, for other processes' commits, by the ChangeFollower.
 // A subscriber registers before it reads history (sse.cc), so every event
 // committed after that moment reaches its queue; the queue is bounded and a
 // subscriber that falls behind is cut off (it resumes with Last-Event-ID).
@@ -44,11 +45,19 @@ class Subscriber : public std::enable_shared_from_this<Subscriber> {
   void Deliver(const std::vector<SseFrame>& frames);
   // Asks the stream to end (server shutdown).
   void Close();
+  // The session's log reached `last_seq` (0: it changed, by how much is
+  // unknown) through a write this process did not make (change_follower.h).
+  // Unless this subscriber already holds that seq, its stream reads the log
+  // from the store after what it sent. Any thread.
+  void NoteLogGrew(std::int64_t last_seq);
+  // Executor only. The stream has sent everything up to `seq`.
+  void NoteSent(std::int64_t seq);
 
   struct Pending {
     std::vector<SseFrame> frames;
     bool overflowed = false;
     bool closed = false;
+    bool behind = false;  // NoteLogGrew: read the log from the store
   };
   // Executor only. Takes what is queued.
   Pending TakePending();
@@ -76,6 +85,9 @@ class Subscriber : public std::enable_shared_from_this<Subscriber> {
   std::size_t queued_bytes_ = 0;
   bool overflowed_ = false;
   bool closed_ = false;
+  bool behind_ = false;
+  // The highest seq queued or sent: a change up to it needs no read.
+  std::int64_t known_seq_ = 0;
   bool wake_scheduled_ = false;
 };
 
@@ -86,6 +98,11 @@ class Hub final : public CommitListener {
   // Called by the service after each durable commit.
   void OnCommit(const Session& session,
                 const std::vector<Event>& events) override;
+
+  // Another process changed the session's log (see Subscriber::NoteLogGrew).
+  void NoteLogGrew(const std::string& session_id, std::int64_t last_seq);
+  // The sessions that have subscribers now.
+  std::vector<std::string> FollowedSessions();
 
   void Subscribe(const std::string& session_id,
                  std::shared_ptr<Subscriber> subscriber);

@@ -18,10 +18,12 @@
 #include <thread>
 #include <vector>
 
+#include "chatstore/change_notifier.h"
 #include "chatstore/service.h"
 #include "chatstore/store.h"
 #include "server/api.h"
 #include "server/auth.h"
+#include "server/change_follower.h"
 #include "server/config.h"
 #include "server/dev_mode.h"
 #include "server/http_server.h"
@@ -98,6 +100,27 @@ int Run(ServerConfig config) {
       std::make_unique<SessionService>(*primary, ephemeral, service_options);
   service->AddListener(&hub);
 
+  // Other instances' writes to the shared store reach this Hub through
+  // the follower (change_follower.h).
+  std::unique_ptr<ChangeFollower> follower;
+  if (config.notify != NotifyMode::kOff) {
+    Result<std::unique_ptr<ChangeNotifier>> notifier =
+        OpenChangeNotifier(config.store_uri);
+    if (!notifier.ok()) {
+      std::cerr << "chatstored: " << notifier.status().ToString() << "\n";
+      return 1;
+    }
+    if (*notifier) {
+      follower =
+          std::make_unique<ChangeFollower>(hub, *primary, std::move(*notifier));
+      follower->Start();
+    } else if (config.notify == NotifyMode::kOn) {
+      std::cerr << "chatstored: --notify on, but " << config.store_uri
+                << " is private to this process (nothing to follow)\n";
+      return 1;
+    }
+  }
+
   TokenOptions token_options;
   token_options.secret = config.jwt_secret;
   token_options.issuer = config.jwt_issuer;
@@ -163,9 +186,11 @@ int Run(ServerConfig config) {
         now);
     if (token.ok()) PrintDevBanner(std::cout, base_url, *token);
   }
-  spdlog::info("listening on {} (store {}, ephemeral {}, policy {})", base_url,
-               config.store_uri, config.ephemeral_store_uri,
-               PolicyName(config.policy));
+  spdlog::info(
+      "listening on {} (store {}, ephemeral {}, policy {}, following other "
+      "instances' writes: {})",
+      base_url, config.store_uri, config.ephemeral_store_uri,
+      PolicyName(config.policy), follower ? "yes" : "no");
 
   std::vector<std::thread> threads;
   for (unsigned i = 1; i < config.io_threads; ++i) {
@@ -178,6 +203,8 @@ int Run(ServerConfig config) {
   // they use goes away; then the I/O objects, then the service and stores
   // (the SQLite store drains its writer when destroyed).
   pool.Join();
+  // No more wake-ups for streams whose I/O objects are about to go.
+  if (follower) follower->Stop();
   signals.reset();
   server.reset();
   io.reset();

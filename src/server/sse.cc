@@ -1,5 +1,6 @@
 #include "server/sse.h"
 
+#include <algorithm>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/buffer.hpp>
 #include <boost/asio/this_coro.hpp>
@@ -96,9 +97,16 @@ asio::awaitable<SseStreamer::WriteResult> SseStreamer::WriteFrames(
   buffers.reserve(frames.size());
   bool ends = false;
   std::int64_t newest = last_sent;
+  bool gap = false;
   for (const SseFrame& frame : frames) {
     // Replay and live overlap around the join; seq decides, once.
     if (frame.seq <= newest) continue;
+    if (frame.seq != newest + 1) {
+      // Commits this stream has not seen live (they raced the join, or
+      // another process made them): the log has them.
+      gap = true;
+      break;
+    }
     buffers.push_back(asio::buffer(*frame.text));
     newest = frame.seq;
     if (frame.ends_stream) {
@@ -106,13 +114,16 @@ asio::awaitable<SseStreamer::WriteResult> SseStreamer::WriteFrames(
       break;
     }
   }
-  if (buffers.empty()) co_return WriteResult::kContinue;
+  const WriteResult done = ends  ? WriteResult::kEnded
+                           : gap ? WriteResult::kGap
+                                 : WriteResult::kContinue;
+  if (buffers.empty()) co_return done;
   stream.expires_after(options_.write_timeout);
   auto [ec, n] = co_await asio::async_write(
       stream, buffers, asio::as_tuple(asio::use_awaitable));
   if (ec) co_return WriteResult::kFailed;
   last_sent = newest;
-  co_return ends ? WriteResult::kEnded : WriteResult::kContinue;
+  co_return done;
 }
 
 asio::awaitable<SseStreamer::WriteResult> SseStreamer::CatchUp(
@@ -122,13 +133,23 @@ asio::awaitable<SseStreamer::WriteResult> SseStreamer::CatchUp(
       return service_.ReadEvents(start.user_id, start.session_id, after,
                                  options_.replay_page);
     });
-    if (!page.ok()) co_return WriteResult::kFailed;  // deleted or store down
+    if (page.status().IsNotFound()) {
+      // Deleted, here or by another process (which ended its own streams
+      // with this event): end this one the same way.
+      const std::vector<SseFrame> deleted = {
+          MakeSseFrame(wire::SessionDeletedEvent(
+              start.session_id, last_sent + 1, SystemClock()->Now()))};
+      co_return co_await WriteFrames(stream, deleted, last_sent);
+    }
+    if (page.status().IsUnavailable()) co_return WriteResult::kUnavailable;
+    if (!page.ok()) co_return WriteResult::kFailed;
     std::vector<SseFrame> frames;
     frames.reserve(page->events.size());
     for (const Event& event : page->events) {
       frames.push_back(MakeSseFrame(event));
     }
     const WriteResult result = co_await WriteFrames(stream, frames, last_sent);
+    // The log is gapless, so a gap inside a page cannot happen.
     if (result != WriteResult::kContinue) co_return result;
     if (!page->next_after_seq || page->events.empty()) {
       co_return WriteResult::kContinue;
@@ -204,7 +225,13 @@ asio::awaitable<void> SseStreamer::Run(beast::tcp_stream& stream,
     co_return;
   }
 
-  auto last_write = std::chrono::steady_clock::now();
+  using Clock = std::chrono::steady_clock;
+  subscriber->NoteSent(last_sent);
+  auto last_write = Clock::now();
+  // The log may hold events this stream has not sent: a gap in the live
+  // frames, or another process's write. Read it when next allowed to.
+  bool behind = false;
+  Clock::time_point catch_up_at = last_write;
   while (true) {
     Subscriber::Pending pending = subscriber->TakePending();
     if (pending.overflowed) {
@@ -212,25 +239,41 @@ asio::awaitable<void> SseStreamer::Run(beast::tcp_stream& stream,
       co_return;
     }
     if (pending.closed) co_return;
+    behind = behind || pending.behind;
+    const std::int64_t sent_before = last_sent;
     if (!pending.frames.empty()) {
-      WriteResult result;
-      if (pending.frames.front().seq > last_sent + 1) {
-        // A commit we never saw live (it raced the join): the log has it.
-        result = co_await CatchUp(stream, start, last_sent);
-        if (result != WriteResult::kContinue) co_return;
+      const WriteResult result =
+          co_await WriteFrames(stream, pending.frames, last_sent);
+      if (result == WriteResult::kGap) {
+        behind = true;  // the frames after the gap come back from the log
+      } else if (result != WriteResult::kContinue) {
+        co_return;
       }
-      result = co_await WriteFrames(stream, pending.frames, last_sent);
-      if (result != WriteResult::kContinue) co_return;
-      last_write = std::chrono::steady_clock::now();
+    }
+    if (behind && Clock::now() >= catch_up_at) {
+      const WriteResult result = co_await CatchUp(stream, start, last_sent);
+      if (result == WriteResult::kUnavailable) {
+        // Keep the stream (and its keepalives) through a store outage.
+        catch_up_at = Clock::now() + options_.catch_up_retry;
+      } else if (result != WriteResult::kContinue) {
+        co_return;
+      } else {
+        behind = false;
+      }
+    }
+    if (last_sent != sent_before) {
+      subscriber->NoteSent(last_sent);
+      last_write = Clock::now();
       continue;
     }
     const auto keepalive_due = last_write + options_.keepalive;
-    if (std::chrono::steady_clock::now() >= keepalive_due) {
+    if (Clock::now() >= keepalive_due) {
       if (!co_await WriteText(stream, kKeepalive)) co_return;
-      last_write = std::chrono::steady_clock::now();
+      last_write = Clock::now();
       continue;
     }
-    co_await subscriber->WaitUntil(keepalive_due);
+    co_await subscriber->WaitUntil(behind ? std::min(keepalive_due, catch_up_at)
+                                          : keepalive_due);
   }
 }
 

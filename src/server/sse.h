@@ -35,6 +35,9 @@ struct SseOptions {
   std::size_t max_queued_events = 1024;
   std::size_t max_queued_bytes = 8 << 20;
   int replay_page = 500;
+  // A stream that must read the log while the store is down keeps its
+  // connection (keepalives go on) and tries again after this long.
+  std::chrono::milliseconds catch_up_retry{1000};
 };
 
 // Serves SSE streams. Thread-safe; one Run() per stream.
@@ -55,13 +58,23 @@ class SseStreamer {
                                    const SseStart& start, HttpResponse head);
 
  private:
-  // Outcome of writing a batch of frames.
-  enum class WriteResult { kContinue, kEnded, kFailed };
+  // Outcome of writing frames or catching up.
+  enum class WriteResult {
+    kContinue,     // all written
+    kGap,          // stopped before a frame that does not follow the last
+                   // one sent: the events in between are in the log
+    kUnavailable,  // the store is down: nothing more was written
+    kEnded,        // session.deleted was written
+    kFailed,       // the client is gone
+  };
 
+  // Writes the frames that follow `last_sent`, in order, up to the first
+  // gap; frames already sent are skipped.
   boost::asio::awaitable<WriteResult> WriteFrames(
       boost::beast::tcp_stream& stream, const std::vector<SseFrame>& frames,
       std::int64_t& last_sent);
-  // Replays the log from the store after `last_sent` until caught up.
+  // Replays the log from the store after `last_sent` until caught up. A
+  // session that is gone gets session.deleted (kEnded).
   boost::asio::awaitable<WriteResult> CatchUp(boost::beast::tcp_stream& stream,
                                               const SseStart& start,
                                               std::int64_t& last_sent);

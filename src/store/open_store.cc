@@ -1,4 +1,5 @@
-// OpenStore: the one place that maps a URI scheme to a backend.
+// OpenStore and OpenChangeNotifier: the one place that maps a URI scheme to
+// a backend.
 #include <condition_variable>
 #include <memory>
 #include <mutex>
@@ -6,9 +7,12 @@
 #include <string>
 #include <string_view>
 
+#include "chatstore/change_notifier.h"
 #include "chatstore/store.h"
 #include "store/memory/memory_store.h"
+#include "store/postgres/postgres_change_notifier.h"
 #include "store/postgres/postgres_store.h"
+#include "store/redis/redis_change_notifier.h"
 #include "store/redis/redis_store.h"
 #include "store/sqlite/sqlite_store.h"
 
@@ -57,6 +61,32 @@ Result<std::shared_ptr<Store>> OpenStore(std::string_view uri,
   return Status::InvalidArgument(
       "unknown store URI scheme in '" + std::string(uri) +
       "' (expected memory://, sqlite://, redis:// or postgresql://)");
+}
+
+Result<std::unique_ptr<ChangeNotifier>> OpenChangeNotifier(
+    std::string_view store_uri) {
+  constexpr std::string_view kMemory = "memory://";
+  constexpr std::string_view kSqlite = "sqlite://";
+  constexpr std::string_view kRedis = "redis://";
+  if (store_uri.starts_with(kMemory)) {
+    return std::unique_ptr<ChangeNotifier>();  // private to this process
+  }
+  if (store_uri.starts_with(kSqlite)) {
+    return OpenSqliteChangeNotifier(store_uri.substr(kSqlite.size()));
+  }
+#ifdef CHATSTORE_WITH_REDIS
+  if (store_uri.starts_with(kRedis)) {
+    return OpenRedisChangeNotifier(store_uri.substr(kRedis.size()));
+  }
+#endif
+#ifdef CHATSTORE_WITH_POSTGRES
+  if (store_uri.starts_with("postgresql://") ||
+      store_uri.starts_with("postgres://")) {
+    return OpenPostgresChangeNotifier(store_uri);
+  }
+#endif
+  return Status::InvalidArgument("unknown store URI scheme in '" +
+                                 std::string(store_uri) + "'");
 }
 
 }  // namespace chatstore

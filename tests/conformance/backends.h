@@ -5,6 +5,8 @@
 #ifndef CHATSTORE_TESTS_CONFORMANCE_BACKENDS_H_
 #define CHATSTORE_TESTS_CONFORMANCE_BACKENDS_H_
 
+#include <gtest/gtest.h>
+
 #include <cstdlib>
 #include <functional>
 #include <memory>
@@ -95,6 +97,22 @@ inline std::vector<BackendParam> AllBackends() {
       {"Redis", [] { return std::make_unique<FlushedRedis>(); }},
       {"Postgres", [] { return std::make_unique<TempPostgresDatabase>(); }},
   };
+}
+
+// The backends several processes can share (all but memory://): for the
+// change notifier and multi-instance tests.
+inline std::vector<BackendParam> SharedBackends() {
+  std::vector<BackendParam> shared;
+  for (BackendParam& p : AllBackends()) {
+    if (p.name != "Memory") shared.push_back(std::move(p));
+  }
+  return shared;
+}
+
+// GoogleTest's name for a test instantiated with `info.param`.
+inline std::string BackendName(
+    const ::testing::TestParamInfo<BackendParam>& info) {
+  return info.param.name;
 }
 
 }  // namespace chatstore::conformance

@@ -24,6 +24,8 @@ inline constexpr char kTestSecret[] =
 struct ServerOptions {
   // Data directory for the SQLite store and the log (required).
   std::string data_dir;
+  // The primary store; empty: a SQLite file in data_dir.
+  std::string store_uri;
   std::vector<std::string> args;           // extra flags
   std::map<std::string, std::string> env;  // extra environment
   bool with_secret = true;                 // set CHATSTORE_JWT_SECRET

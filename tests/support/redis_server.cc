@@ -130,7 +130,7 @@ pid_t ServerPid(int port) {
 
 }  // namespace
 
-RedisServer::RedisServer() {
+RedisServer::RedisServer(Options options) : options_(options) {
   // A free port can be taken between PickFreePort() and the server's bind:
   // try a few.
   for (int attempt = 0; attempt < 10; ++attempt) {
@@ -157,23 +157,26 @@ bool RedisServer::TryStart(steady_clock::duration deadline) {
   const std::string pidfile = dir_.File("redis.pid");
   unlink(pidfile.c_str());
   const std::string port = std::to_string(port_);
-  const std::vector<std::string> args = {"redis-server",
-                                         "--bind",
-                                         "127.0.0.1",
-                                         "--port",
-                                         port,
-                                         "--save",
-                                         "",
-                                         "--appendonly",
-                                         "no",
-                                         "--daemonize",
-                                         "yes",
-                                         "--pidfile",
-                                         pidfile,
-                                         "--dir",
-                                         dir_.path(),
-                                         "--logfile",
-                                         dir_.File("redis.log")};
+  std::vector<std::string> args = {"redis-server",
+                                   "--bind",
+                                   "127.0.0.1",
+                                   "--port",
+                                   port,
+                                   "--save",
+                                   "",
+                                   "--appendonly",
+                                   options_.durable ? "yes" : "no",
+                                   "--daemonize",
+                                   "yes",
+                                   "--pidfile",
+                                   pidfile,
+                                   "--dir",
+                                   dir_.path(),
+                                   "--logfile",
+                                   dir_.File("redis.log")};
+  if (options_.durable) {
+    args.insert(args.end(), {"--appendfsync", "always"});
+  }
   const pid_t child = fork();
   if (child < 0) throw std::runtime_error("fork failed");
   if (child == 0) {

@@ -18,8 +18,15 @@ namespace chatstore::testing {
 // started. Not thread-safe: one test thread drives it.
 class RedisServer {
  public:
-  RedisServer();   // starts it
-  ~RedisServer();  // stops it; never throws
+  struct Options {
+    // Append-only file fsynced on every write, kept across Stop()/Start():
+    // an outage test's restarted server still holds every acknowledged
+    // write. Off: nothing survives a restart.
+    bool durable = false;
+  };
+  RedisServer() : RedisServer(Options{}) {}
+  explicit RedisServer(Options options);  // starts it
+  ~RedisServer();                         // stops it; never throws
   RedisServer(const RedisServer&) = delete;
   RedisServer& operator=(const RedisServer&) = delete;
 
@@ -51,6 +58,7 @@ class RedisServer {
   // port was taken meanwhile).
   bool TryStart(std::chrono::steady_clock::duration deadline);
 
+  const Options options_;
   TempDir dir_;
   int port_ = 0;
   pid_t pid_ = 0;

@@ -1,6 +1,7 @@
 #include "store/redis/redis_connection.h"
 
 #include <hiredis/hiredis.h>
+#include <poll.h>
 #include <sys/time.h>
 
 #include <charconv>
@@ -162,6 +163,46 @@ Result<Reply> Connection::Transaction(const std::vector<Command>& commands) {
     return Status::Internal("redis: EXEC did not answer one reply per command");
   }
   return exec;
+}
+
+Status Connection::Send(const Command& command) {
+  if (ctx_ == nullptr) return Status::Unavailable("redis: not connected");
+  AppendCommand(ctx_, command);
+  int done = 0;
+  while (!done) {
+    if (redisBufferWrite(ctx_, &done) != REDIS_OK) {
+      Status s = FromContextError(ctx_, command.empty() ? "send" : command[0]);
+      Close();
+      return s;
+    }
+  }
+  return Status::Ok();
+}
+
+Result<Reply> Connection::ReadPushed(std::chrono::milliseconds wait) {
+  if (ctx_ == nullptr) return Status::Unavailable("redis: not connected");
+  auto take = [this]() -> Result<Reply> {
+    void* raw = nullptr;
+    if (redisGetReplyFromReader(ctx_, &raw) != REDIS_OK) {
+      Status s = FromContextError(ctx_, "read");
+      Close();
+      return s;
+    }
+    return Reply(static_cast<redisReply*>(raw));
+  };
+  // A reply may already sit in hiredis's buffer from an earlier read.
+  CHATSTORE_ASSIGN_OR_RETURN(Reply buffered, take());
+  if (buffered) return buffered;
+  pollfd pfd{ctx_->fd, POLLIN, 0};
+  const int ready = ::poll(&pfd, 1, static_cast<int>(wait.count()));
+  if (ready <= 0) return Reply();  // nothing yet (or EINTR: try again later)
+  // Readable: this read does not block. EOF and errors close the context.
+  if (redisBufferRead(ctx_) != REDIS_OK) {
+    Status s = FromContextError(ctx_, "read");
+    Close();
+    return s;
+  }
+  return take();
 }
 
 ConnectionPool::ConnectionPool(const Endpoint& endpoint, std::size_t size) {

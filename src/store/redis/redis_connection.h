@@ -68,6 +68,14 @@ class Connection {
   // array reply, one element per command (elements may be error replies).
   Result<Reply> Transaction(const std::vector<Command>& commands);
 
+  // For a connection in subscribe mode (after Run({"SUBSCRIBE", ...})),
+  // where the server pushes replies unasked. Send() writes one command
+  // without reading its reply; ReadPushed() waits up to `wait` for the next
+  // reply and returns null when none came. Unavailable when the connection
+  // failed (it is closed then). REQUIRES: connected (a Run() succeeded).
+  Status Send(const Command& command);
+  Result<Reply> ReadPushed(std::chrono::milliseconds wait);
+
  private:
   Status EnsureConnected();
   void Close();

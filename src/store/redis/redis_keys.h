@@ -73,6 +73,10 @@ inline std::string UserPrefs(std::string_view uid) {
 inline constexpr std::string_view kExpiry = "cs:expiry";
 // Hash: store-wide counters (sessions, messages, events) kept by the scripts.
 inline constexpr std::string_view kStats = "cs:stats";
+// Pub/sub channel: the apply script publishes "<session id> <last seq>"
+// after each write, the delete script "<session id>" (literal in
+// redis_scripts.cc: scripts cannot take channel names as KEYS).
+inline constexpr std::string_view kChangesChannel = "cs:changes";
 
 }  // namespace chatstore::redis::keys
 

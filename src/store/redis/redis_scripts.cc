@@ -50,6 +50,8 @@ for _ = 1, ne do
   redis.call('ZADD', KEYS[2], ARGV[i], ARGV[i + 1])
   i = i + 2
 end
+-- Wake other instances' followers (keys::kChangesChannel): sid, last seq.
+if ne > 0 then redis.call('PUBLISH', 'cs:changes', sid .. ' ' .. ARGV[i - 2]) end
 if KEYS[6] ~= KEYS[7] then redis.call('ZREM', KEYS[6], sid) end
 redis.call('ZADD', KEYS[5], ARGV[3], sid)
 redis.call('ZADD', KEYS[7], ARGV[3], sid)
@@ -75,6 +77,7 @@ redis.call('ZREM', KEYS[5], sid)
 redis.call('ZREM', KEYS[7], sid)
 for k = 9, #KEYS do redis.call('ZREM', KEYS[k], sid) end
 redis.call('HINCRBY', KEYS[8], 'sessions', -1)
+redis.call('PUBLISH', 'cs:changes', sid)
 if nm > 0 then redis.call('HINCRBY', KEYS[8], 'messages', -nm) end
 if ne > 0 then redis.call('HINCRBY', KEYS[8], 'events', -ne) end
 return {nm, ne}

@@ -24,14 +24,16 @@ namespace chatstore::redis {
 //   row, "1" when created, search score ("" when not searchable); number of
 //   events, then per event: seq, member.
 // Returns 1 when written, 0 when the session changed since it was read
-//   (nothing written; the caller reloads and prepares again).
+//   (nothing written; the caller reloads and prepares again). A write also
+//   publishes "<session id> <last seq>" on keys::kChangesChannel.
 extern const char kApplyScript[];
 
 // Compare-and-set delete of one session and every index entry pointing at it.
 // KEYS: the session's 4 keys, user sessions index, user search index, expiry
 //   set, stats hash, then the 5 per-status indexes.
 // ARGV: expected gen, session id.
-// Returns {messages, events} removed, or nil when gen did not match.
+// Returns {messages, events} removed, or nil when gen did not match. A
+//   delete publishes "<session id>" on keys::kChangesChannel.
 extern const char kDeleteScript[];
 
 class Script {

@@ -13,6 +13,7 @@
 #include <utility>
 #include <vector>
 
+#include "store/sqlite/data_version_notifier.h"
 #include "store/sqlite/group_commit.h"
 #include "store/sqlite/reader_pool.h"
 #include "store/sqlite/row_reader.h"
@@ -434,6 +435,13 @@ SqliteStore* AsSqliteStore(Store& store) {
 
 }  // namespace
 }  // namespace sqlite
+
+Result<std::unique_ptr<ChangeNotifier>> OpenSqliteChangeNotifier(
+    std::string_view rest) {
+  CHATSTORE_ASSIGN_OR_RETURN(const sqlite::SqliteUri uri,
+                             sqlite::ParseSqliteUri(rest));
+  return sqlite::NewDataVersionNotifier(uri.path);
+}
 
 Result<std::shared_ptr<Store>> OpenSqliteStore(std::string_view rest,
                                                const StoreOptions& options) {

@@ -7,6 +7,7 @@
 #include <string>
 #include <string_view>
 
+#include "chatstore/change_notifier.h"
 #include "chatstore/store.h"
 
 namespace chatstore {
@@ -27,6 +28,11 @@ namespace chatstore {
 // opened after a crash resumes it. Search never returns erased messages.
 Result<std::shared_ptr<Store>> OpenSqliteStore(std::string_view rest,
                                                const StoreOptions& options);
+
+// The notifier that polls the file's `PRAGMA data_version`
+// (data_version_notifier.h). `rest` as for OpenSqliteStore.
+Result<std::unique_ptr<ChangeNotifier>> OpenSqliteChangeNotifier(
+    std::string_view rest);
 
 // Checkpoints the WAL into the database file and truncates the WAL
 // (`PRAGMA wal_checkpoint(TRUNCATE)` on the store's writer connection, run
