@@ -20,6 +20,8 @@ std::string SessionJson(const Session& s);
 std::string MessageJson(const Message& m);
 // {"session_id","seq","type","data":<raw stored JSON>,"created_at"}
 std::string EventJson(const Event& e);
+// {"persist_history": bool}
+std::string PreferencesJson(const Preferences& prefs);
 // Appends `s` as a JSON string literal (quoted, escaped) to `out`.
 void AppendQuoted(std::string& out, std::string_view s);
 

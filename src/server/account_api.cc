@@ -47,7 +47,7 @@ Reply Api::AnonymousToken(Call& call) {
 Reply Api::GetPreferences(Call& call) {
   Result<Preferences> prefs = service_.GetPreferences(call.principal.user_id);
   if (!prefs.ok()) return Fail(call, prefs.status());
-  return Json(call, http::status::ok, PreferencesJson(*prefs));
+  return Json(call, http::status::ok, wire::PreferencesJson(*prefs));
 }
 
 Reply Api::PutPreferences(Call& call) {
@@ -57,7 +57,7 @@ Reply Api::PutPreferences(Call& call) {
   if (!prefs.ok()) return Fail(call, prefs.status());
   Status stored = service_.PutPreferences(call.principal.user_id, *prefs);
   if (!stored.ok()) return Fail(call, stored);
-  return Json(call, http::status::ok, PreferencesJson(*prefs));
+  return Json(call, http::status::ok, wire::PreferencesJson(*prefs));
 }
 
 Reply Api::Export(Call& call, const std::string& user_id) {
