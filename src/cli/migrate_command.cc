@@ -95,13 +95,19 @@ int RunMigrate(const CommonOptions& common, const MigrateArgs& args) {
   }
   Result<CommandAudit> audit = CommandAudit::Open(common.audit_log, args.from);
   if (!audit.ok()) return Fail("migrate", audit.status());
-  Result<std::shared_ptr<Store>> from = OpenCommandStore(args.from);
-  if (!from.ok()) return Fail("migrate", from.status());
-  Result<std::shared_ptr<Store>> to =
-      OpenCommandStore(args.to, /*create=*/true);
-  if (!to.ok()) return Fail("migrate", to.status());
   const std::string target =
       RedactStoreUri(args.from) + " -> " + RedactStoreUri(args.to);
+  Result<std::shared_ptr<Store>> from = OpenCommandStore(args.from);
+  Result<std::shared_ptr<Store>> to =
+      from.ok() ? OpenCommandStore(args.to, /*create=*/true) : from;
+  if (!to.ok()) {
+    // Recorded too: an attempt on everyone's data is worth knowing of.
+    const Status failed = to.status();
+    if (Status s = audit->Record("migrate", target, failed); !s.ok()) {
+      Fail("migrate", s);
+    }
+    return Fail("migrate", failed);
+  }
 
   MigrationOptions options;
   options.page = args.page;
