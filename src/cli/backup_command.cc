@@ -10,14 +10,13 @@ namespace chatstore::cli {
 namespace {
 
 int RunBackup(const CommonOptions& common, const std::string& to) {
-  Result<CommandAudit> audit =
-      CommandAudit::Open(common.audit_log, common.store_uri);
-  if (!audit.ok()) return Fail("backup", audit.status());
-  Result<std::shared_ptr<Store>> store = OpenCommandStore(common.store_uri);
-  if (!store.ok()) return Fail("backup", store.status());
-  const Status copied = BackupStore(**store, to);
+  Result<AuditedStore> opened = OpenAuditedStore(common);
+  if (!opened.ok()) return Fail("backup", opened.status());
+  CommandAudit& audit = opened->audit;
+  Store& store = *opened->store;
+  const Status copied = BackupStore(store, to);
   const Status recorded =
-      audit->Record("backup", RedactStoreUri(common.store_uri), copied);
+      audit.Record("backup", RedactStoreUri(common.store_uri), copied);
   if (!copied.ok()) return Fail("backup", copied);
   if (!recorded.ok()) return Fail("backup", recorded);
   std::cout << "backed up " << RedactStoreUri(common.store_uri) << " to " << to

@@ -68,6 +68,15 @@ Status CommandAudit::Record(
   return log_->Record(record);
 }
 
+Result<AuditedStore> OpenAuditedStore(const CommonOptions& common) {
+  CHATSTORE_ASSIGN_OR_RETURN(
+      CommandAudit audit,
+      CommandAudit::Open(common.audit_log, common.store_uri));
+  CHATSTORE_ASSIGN_OR_RETURN(std::shared_ptr<Store> store,
+                             OpenCommandStore(common.store_uri));
+  return AuditedStore{std::move(audit), std::move(store)};
+}
+
 std::string CommandActor() {
   // The effective user, not $USER: sudo keeps the caller's environment.
   if (const passwd* pw = ::getpwuid(::geteuid()); pw && pw->pw_name) {

@@ -64,6 +64,14 @@ class CommandAudit {
   std::unique_ptr<AuditLog> log_;
 };
 
+// What an audited command on --store works with. Its audit log opens
+// first: a command that could not record what it does does not run.
+struct AuditedStore {
+  CommandAudit audit;
+  std::shared_ptr<Store> store;
+};
+Result<AuditedStore> OpenAuditedStore(const CommonOptions& common);
+
 // "cli:<login name>" (the effective user), the audit log's `actor`.
 std::string CommandActor();
 

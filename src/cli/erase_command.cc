@@ -21,18 +21,17 @@ int RunErase(const CommonOptions& common, const EraseArgs& args) {
                              "erasing " + args.user_id +
                              " cannot be undone; add --yes to confirm"));
   }
-  Result<CommandAudit> audit =
-      CommandAudit::Open(common.audit_log, common.store_uri);
-  if (!audit.ok()) return Fail("erase", audit.status());
-  Result<std::shared_ptr<Store>> store = OpenCommandStore(common.store_uri);
-  if (!store.ok()) return Fail("erase", store.status());
-  SessionService service(*store, nullptr, {});
+  Result<AuditedStore> opened = OpenAuditedStore(common);
+  if (!opened.ok()) return Fail("erase", opened.status());
+  CommandAudit& audit = opened->audit;
+  Store& store = *opened->store;
+  SessionService service(opened->store, nullptr, {});
   Result<EraseCounts> erased = service.EraseUser(args.user_id);
   const EraseCounts counts = erased.ok() ? *erased : EraseCounts{};
-  const Status recorded = audit->Record("erase", args.user_id, erased.status(),
-                                        {{"sessions_deleted", counts.sessions},
-                                         {"messages_deleted", counts.messages},
-                                         {"events_deleted", counts.events}});
+  const Status recorded = audit.Record("erase", args.user_id, erased.status(),
+                                       {{"sessions_deleted", counts.sessions},
+                                        {"messages_deleted", counts.messages},
+                                        {"events_deleted", counts.events}});
   if (!erased.ok()) return Fail("erase", erased.status());
   std::cout << "{\"sessions_deleted\":" << counts.sessions
             << ",\"messages_deleted\":" << counts.messages

@@ -20,12 +20,11 @@ struct ExportArgs {
 };
 
 int RunExport(const CommonOptions& common, const ExportArgs& args) {
-  Result<CommandAudit> audit =
-      CommandAudit::Open(common.audit_log, common.store_uri);
-  if (!audit.ok()) return Fail("export", audit.status());
-  Result<std::shared_ptr<Store>> store = OpenCommandStore(common.store_uri);
-  if (!store.ok()) return Fail("export", store.status());
-  SessionService service(*store, nullptr, {});
+  Result<AuditedStore> opened = OpenAuditedStore(common);
+  if (!opened.ok()) return Fail("export", opened.status());
+  CommandAudit& audit = opened->audit;
+  Store& store = *opened->store;
+  SessionService service(opened->store, nullptr, {});
 
   // A file is written beside its final name and moved there when complete,
   // so a failed export never leaves a truncated document behind.
@@ -62,9 +61,9 @@ int RunExport(const CommonOptions& common, const ExportArgs& args) {
     if (!written.ok()) std::filesystem::remove(partial, ec);
   }
   const Status recorded =
-      audit->Record("export", args.user_id, written,
-                    {{"sessions", writer.sessions_written()},
-                     {"messages", writer.messages_written()}});
+      audit.Record("export", args.user_id, written,
+                   {{"sessions", writer.sessions_written()},
+                    {"messages", writer.messages_written()}});
   if (!written.ok()) return Fail("export", written);
   if (!recorded.ok()) return Fail("export", recorded);
   if (!to_stdout) {

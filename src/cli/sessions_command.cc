@@ -67,14 +67,13 @@ int RunList(const CommonOptions& common, const ListArgs& args) {
                                         "' (active, running, completed, "
                                         "error, archived)"));
   }
-  Result<CommandAudit> audit =
-      CommandAudit::Open(common.audit_log, common.store_uri);
-  if (!audit.ok()) return Fail("sessions list", audit.status());
-  Result<std::shared_ptr<Store>> store = OpenCommandStore(common.store_uri);
-  if (!store.ok()) return Fail("sessions list", store.status());
-  Result<std::int64_t> printed = ListSessions(**store, args);
+  Result<AuditedStore> opened = OpenAuditedStore(common);
+  if (!opened.ok()) return Fail("sessions list", opened.status());
+  CommandAudit& audit = opened->audit;
+  Store& store = *opened->store;
+  Result<std::int64_t> printed = ListSessions(store, args);
   std::cout.flush();
-  const Status recorded = audit->Record(
+  const Status recorded = audit.Record(
       "read.sessions", args.user_id.empty() ? "*" : args.user_id,
       printed.status(), {{"sessions", printed.ok() ? *printed : 0}});
   if (!printed.ok()) return Fail("sessions list", printed.status());
@@ -82,43 +81,49 @@ int RunList(const CommonOptions& common, const ListArgs& args) {
   return kExitOk;
 }
 
+// Prints every row of a paged read by seq (`read(after_seq, limit)`), one
+// JSON object per line.
+template <typename Read, typename Render>
+Status PrintAll(Read read, Render render) {
+  constexpr int kPage = 500;
+  std::int64_t after = 0;
+  for (;;) {
+    CHATSTORE_ASSIGN_OR_RETURN(auto page, read(after, kPage));
+    for (const auto& row : page) std::cout << render(row) << "\n";
+    if (page.size() < kPage) return Status::Ok();
+    after = page.back().seq;
+  }
+}
+
 Status ShowSession(Store& store, const ShowArgs& args) {
   CHATSTORE_ASSIGN_OR_RETURN(const Session s,
                              store.GetSession(args.session_id));
   std::cout << wire::SessionJson(s) << "\n";
-  constexpr int kPage = 500;
   if (args.messages) {
-    std::int64_t after = 0;
-    for (;;) {
-      CHATSTORE_ASSIGN_OR_RETURN(std::vector<Message> page,
-                                 store.ReadMessages(s.id, after, kPage));
-      for (const Message& m : page) std::cout << wire::MessageJson(m) << "\n";
-      if (page.size() < kPage) break;
-      after = page.back().seq;
-    }
+    CHATSTORE_RETURN_IF_ERROR(PrintAll(
+        [&](std::int64_t after, int limit) {
+          return store.ReadMessages(s.id, after, limit);
+        },
+        wire::MessageJson));
   }
   if (args.events) {
-    std::int64_t after = 0;
-    for (;;) {
-      CHATSTORE_ASSIGN_OR_RETURN(std::vector<Event> page,
-                                 store.ReadEvents(s.id, after, kPage));
-      for (const Event& e : page) std::cout << wire::EventJson(e) << "\n";
-      if (page.size() < kPage) break;
-      after = page.back().seq;
-    }
+    CHATSTORE_RETURN_IF_ERROR(PrintAll(
+        [&](std::int64_t after, int limit) {
+          return store.ReadEvents(s.id, after, limit);
+        },
+        wire::EventJson));
   }
   return Status::Ok();
 }
 
 int RunShow(const CommonOptions& common, const ShowArgs& args) {
-  Result<CommandAudit> audit =
-      CommandAudit::Open(common.audit_log, common.store_uri);
-  if (!audit.ok()) return Fail("sessions show", audit.status());
-  Result<std::shared_ptr<Store>> store = OpenCommandStore(common.store_uri);
-  if (!store.ok()) return Fail("sessions show", store.status());
-  const Status shown = ShowSession(**store, args);
+  Result<AuditedStore> opened = OpenAuditedStore(common);
+  if (!opened.ok()) return Fail("sessions show", opened.status());
+  CommandAudit& audit = opened->audit;
+  Store& store = *opened->store;
+  const Status shown = ShowSession(store, args);
   std::cout.flush();
-  const Status recorded = audit->Record(
+  const Status recorded = audit.Record(
       args.messages || args.events ? "read.session_content" : "read.session",
       args.session_id, shown);
   if (!shown.ok()) return Fail("sessions show", shown);

@@ -152,6 +152,12 @@ TEST_F(CliTest, ExportThenEraseRemovesTheUserAndLeavesAnAuditTrail) {
   ASSERT_EQ(shown.exit_code, 0) << shown.err;
   EXPECT_EQ(Lines(shown.out).size(), 3u);  // the session, 2 messages
   EXPECT_NE(shown.out.find(kMarker), std::string::npos);
+  const std::int64_t last_seq =
+      json::parse(Lines(listed.out)[0]).at("last_seq").as_int64();
+  CliResult events = Run({"sessions", "show", first_id, "--events"});
+  ASSERT_EQ(events.exit_code, 0) << events.err;
+  ASSERT_EQ(Lines(events.out).size(), static_cast<std::size_t>(1 + last_seq));
+  EXPECT_EQ(json::parse(Lines(events.out).back()).at("seq"), last_seq);
 
   CliResult erased = Run({"erase", "--user", "alice", "--yes"});
   ASSERT_EQ(erased.exit_code, 0) << erased.err;
@@ -187,13 +193,15 @@ TEST_F(CliTest, ExportThenEraseRemovesTheUserAndLeavesAnAuditTrail) {
   }
   EXPECT_EQ(actions, (std::vector<std::string>{
                          "export", "read.sessions", "read.session_content",
-                         "erase", "read.sessions", "read.session"}));
+                         "read.session_content", "erase", "read.sessions",
+                         "read.session"}));
   EXPECT_EQ(records[0]["target"], "alice");
   EXPECT_EQ(records[0]["outcome"], "ok");
   EXPECT_EQ(records[0]["sessions"], 3);
-  EXPECT_EQ(records[3]["target"], "alice");
-  EXPECT_EQ(records[3]["sessions_deleted"], 3);
-  EXPECT_EQ(records[5]["outcome"], "NotFound");
+  EXPECT_EQ(records[2]["target"].as_string(), first_id);
+  EXPECT_EQ(records[4]["target"], "alice");
+  EXPECT_EQ(records[4]["sessions_deleted"], 3);
+  EXPECT_EQ(records[6]["outcome"], "NotFound");
 }
 
 TEST_F(CliTest, MigrateInSlicesThenVerifyCatchesATamperedCopy) {
