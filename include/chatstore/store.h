@@ -83,6 +83,21 @@ struct StoreStats {
   std::int64_t committed_changes = 0;
 };
 
+// One page of a scan over a whole store (every user). Pass `next_cursor` to
+// the next call; it is empty when the scan is complete.
+struct SessionScanPage {
+  std::vector<Session> sessions;
+  std::string next_cursor;
+};
+struct UserPreferences {
+  std::string user_id;
+  Preferences preferences;
+};
+struct PreferencesScanPage {
+  std::vector<UserPreferences> users;
+  std::string next_cursor;
+};
+
 // REQUIRES for every method: arguments within the service's limits (the
 // service validates before calling). All methods are thread-safe. Sessions
 // whose expires_at is at or before clock->Now() read as NotFound.
@@ -160,6 +175,31 @@ class Store {
   // Deletes up to `limit` sessions whose expires_at <= now; returns counts.
   virtual Result<EraseCounts> SweepExpired(Timestamp now, int limit) = 0;
 
+  // ---- Whole-store scans and imports (migration, the chatstore CLI) ----
+
+  // Every live session of every user, a page at a time: start with an empty
+  // `cursor`, then pass the previous page's next_cursor. A session that
+  // exists for the whole scan is returned at least once; one created or
+  // deleted during the scan may or may not be. The order is the backend's
+  // (id order on memory, sqlite and postgres; SCAN order on redis, which may
+  // return a session twice). A page holds at most about `limit` sessions and
+  // may be empty before the end. InvalidArgument for a malformed cursor or
+  // a limit below 1.
+  virtual Result<SessionScanPage> ScanSessions(std::string_view cursor,
+                                               int limit) = 0;
+  // Every user's stored preferences, paged like ScanSessions.
+  virtual Result<PreferencesScanPage> ScanPreferences(std::string_view cursor,
+                                                      int limit) = 0;
+  // Writes a whole session as another store held it — the same id, seqs,
+  // timestamps and message ids — all or nothing, through Apply(): a reader
+  // sees either no session or all of it, and it is indexed for search like
+  // any write. `events` must be the full log (seqs 1..session.last_seq) and
+  // `messages` every message of the session. AlreadyExists when a live
+  // session has the id; InvalidArgument when the rows are inconsistent.
+  // The whole session is held in memory while it is written.
+  Status ImportSession(const Session& session, std::vector<Message> messages,
+                       std::vector<Event> events);
+
   // OK when the backend answers (readiness).
   virtual Status Ping() = 0;
   virtual Result<StoreStats> Stats() = 0;
@@ -170,6 +210,10 @@ class Store {
 // an unknown scheme; Unavailable when the backend cannot be reached.
 Result<std::shared_ptr<Store>> OpenStore(std::string_view uri,
                                          const StoreOptions& options = {});
+
+// The directory for a store's local companions (chatstored's dev secret,
+// the audit log): the SQLite file's directory, else "./data".
+std::string DataDirectoryOf(std::string_view store_uri);
 
 }  // namespace chatstore
 

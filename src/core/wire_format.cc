@@ -100,4 +100,9 @@ std::string EventJson(const Event& e) {
   return out;
 }
 
+std::string PreferencesJson(const Preferences& prefs) {
+  return prefs.persist_history ? "{\"persist_history\":true}"
+                               : "{\"persist_history\":false}";
+}
+
 }  // namespace chatstore::wire

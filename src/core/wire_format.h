@@ -25,6 +25,8 @@ std::string EventJson(const Event& e);
 // data: {"id": <session id>}.
 Event SessionDeletedEvent(std::string_view session_id, std::int64_t seq,
                           Timestamp at);
+// {"persist_history": bool}
+std::string PreferencesJson(const Preferences& prefs);
 // Appends `s` as a JSON string literal (quoted, escaped) to `out`.
 void AppendQuoted(std::string& out, std::string_view s);
 

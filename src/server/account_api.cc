@@ -1,4 +1,6 @@
 // Handlers of the identity, preferences, export/erasure and admin routes.
+#include <spdlog/spdlog.h>
+
 #include <boost/json.hpp>
 #include <chrono>
 #include <string>
@@ -47,7 +49,7 @@ Reply Api::AnonymousToken(Call& call) {
 Reply Api::GetPreferences(Call& call) {
   Result<Preferences> prefs = service_.GetPreferences(call.principal.user_id);
   if (!prefs.ok()) return Fail(call, prefs.status());
-  return Json(call, http::status::ok, PreferencesJson(*prefs));
+  return Json(call, http::status::ok, wire::PreferencesJson(*prefs));
 }
 
 Reply Api::PutPreferences(Call& call) {
@@ -57,7 +59,25 @@ Reply Api::PutPreferences(Call& call) {
   if (!prefs.ok()) return Fail(call, prefs.status());
   Status stored = service_.PutPreferences(call.principal.user_id, *prefs);
   if (!stored.ok()) return Fail(call, stored);
-  return Json(call, http::status::ok, PreferencesJson(*prefs));
+  return Json(call, http::status::ok, wire::PreferencesJson(*prefs));
+}
+
+void Api::Audit(const Call& call, std::string action, std::string target,
+                const Status& status,
+                std::vector<std::pair<std::string, std::int64_t>> counts) {
+  if (options_.audit_log == nullptr) return;
+  AuditRecord record;
+  const bool admin_route = call.route.access == Access::kAdmin;
+  record.actor = (admin_route ? "admin:" : "user:") + call.principal.user_id;
+  record.action = std::move(action);
+  record.target = std::move(target);
+  record.outcome = AuditOutcome(status);
+  record.counts = std::move(counts);
+  // The answer has been decided; a record that cannot be written is an
+  // operator's alarm, not the caller's error.
+  if (Status s = options_.audit_log->Record(record); !s.ok()) {
+    spdlog::error("audit log: {}", s.ToString());
+  }
 }
 
 Reply Api::Export(Call& call, const std::string& user_id) {
@@ -72,11 +92,18 @@ Reply Api::Export(Call& call, const std::string& user_id) {
   head.set("X-Request-Id", call.context.request_id);
   head.keep_alive(call.request.keep_alive());
   reply.stream = ExportStart{user_id};
+  // Recorded when the export is granted; the document follows as a stream.
+  Audit(call, "export", user_id, Status::Ok());
   return reply;
 }
 
 Reply Api::Erase(Call& call, const std::string& user_id) {
   Result<EraseCounts> counts = service_.EraseUser(user_id);
+  const EraseCounts erased = counts.ok() ? *counts : EraseCounts{};
+  Audit(call, "erase", user_id, counts.status(),
+        {{"sessions_deleted", erased.sessions},
+         {"messages_deleted", erased.messages},
+         {"events_deleted", erased.events}});
   if (!counts.ok()) return Fail(call, counts.status());
   // Erasure publishes no session.deleted events: end the streams here.
   hub_.CloseUser(user_id);
@@ -112,6 +139,7 @@ Reply Api::AdminStats(Call& call) {
   if (Store* ephemeral = service_.ephemeral())
     describe("ephemeral", *ephemeral);
   out["stores"] = std::move(stores);
+  Audit(call, "read.stats", "*", Status::Ok());
   out["open_streams"] = metrics_.open_streams();
   out["idempotency_keys"] = idempotency_.size();
   return Json(call, http::status::ok, json::serialize(out));

@@ -11,6 +11,7 @@
 #include <optional>
 #include <string>
 
+#include "chatstore/audit_log.h"
 #include "chatstore/service.h"
 #include "server/auth.h"
 #include "server/config.h"
@@ -28,6 +29,9 @@ namespace chatstore::server {
 struct ApiOptions {
   SessionPolicy policy = SessionPolicy::kAuth;
   std::chrono::seconds anonymous_ttl{86400};
+  // Where exports, erasures and admin reads are recorded; null: nowhere.
+  // Must outlive the Api.
+  AuditLog* audit_log = nullptr;
 };
 
 // Thread-safe; every dependency must outlive it.
@@ -90,6 +94,11 @@ class Api {
   Reply Export(Call& call, const std::string& user_id);
   Reply Erase(Call& call, const std::string& user_id);
   Reply AdminStats(Call& call);
+  // Records `action` on `target` by the caller in the audit log: the actor
+  // is "admin:<sub>" on admin routes, "user:<sub>" on the caller's own data.
+  void Audit(const Call& call, std::string action, std::string target,
+             const Status& status,
+             std::vector<std::pair<std::string, std::int64_t>> counts = {});
 
   // ops_api.cc
   Reply Healthz(Call& call);

@@ -143,6 +143,11 @@ CommandLine ParseCommandLine(int argc, const char* const* argv) {
       ->envname("CHATSTORE_NOTIFY")
       ->check(CLI::IsMember({"auto", "on", "off"}))
       ->capture_default_str();
+  app.add_option("--audit-log", config.audit_log,
+                 "Audit log of exports, erasures and admin reads (JSON "
+                 "lines, appended; no message content); default "
+                 "<data dir>/audit.log")
+      ->envname("CHATSTORE_AUDIT_LOG");
   app.add_option("--policy", policy,
                  "Where new sessions live: auth (users persistent unless "
                  "they opt out, anonymous ephemeral), persist-all, "

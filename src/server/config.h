@@ -37,6 +37,7 @@ struct ServerConfig {
   std::uint16_t listen_port = 8080;
   std::string store_uri = "sqlite://./data/chatstore.db";
   std::string ephemeral_store_uri = "memory://";
+  std::string audit_log;  // empty: <data dir>/audit.log
   SessionPolicy policy = SessionPolicy::kAuth;
   NotifyMode notify = NotifyMode::kAuto;
   std::string jwt_secret;  // resolved from the env or the secret file

@@ -13,16 +13,6 @@
 
 namespace chatstore::server {
 
-std::string DataDirectoryOf(const std::string& store_uri) {
-  constexpr std::string_view kSqlite = "sqlite://";
-  if (!store_uri.starts_with(kSqlite)) return "./data";
-  std::string path = store_uri.substr(kSqlite.size());
-  path = path.substr(0, path.find('?'));
-  const std::filesystem::path parent =
-      std::filesystem::path(path).parent_path();
-  return parent.empty() ? "." : parent.string();
-}
-
 Result<std::string> LoadOrCreateDevSecret(const std::string& directory) {
   std::error_code ec;
   std::filesystem::create_directories(directory, ec);

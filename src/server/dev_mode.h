@@ -12,10 +12,6 @@
 
 namespace chatstore::server {
 
-// The data directory of a store URI: the SQLite file's directory, else
-// "./data".
-std::string DataDirectoryOf(const std::string& store_uri);
-
 // Reads `<directory>/dev-jwt-secret`, or creates it (mode 0600, 32 random
 // bytes hex encoded) together with the directory.
 Result<std::string> LoadOrCreateDevSecret(const std::string& directory);

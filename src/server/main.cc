@@ -18,6 +18,7 @@
 #include <thread>
 #include <vector>
 
+#include "chatstore/audit_log.h"
 #include "chatstore/change_notifier.h"
 #include "chatstore/service.h"
 #include "chatstore/store.h"
@@ -91,6 +92,15 @@ int Run(ServerConfig config) {
     ephemeral = *opened;
   }
 
+  const std::string audit_path = config.audit_log.empty()
+                                     ? DefaultAuditLogPath(config.store_uri)
+                                     : config.audit_log;
+  Result<std::unique_ptr<AuditLog>> audit_log = AuditLog::Open(audit_path);
+  if (!audit_log.ok()) {
+    std::cerr << "chatstored: " << audit_log.status().ToString() << "\n";
+    return 1;
+  }
+
   Metrics metrics;
   Hub hub(metrics);
   ServiceOptions service_options;
@@ -136,6 +146,7 @@ int Run(ServerConfig config) {
   api_options.policy = config.policy;
   api_options.anonymous_ttl =
       std::chrono::seconds(config.anonymous_ttl_seconds);
+  api_options.audit_log = audit_log->get();
   Api api(*service, tokens, user_limiter, address_limiter, idempotency, hub,
           metrics, api_options);
   SseOptions sse_options;

@@ -24,9 +24,4 @@ void AppendSearchHitJson(std::string& out, const SearchHit& hit) {
   out += "\"}";
 }
 
-std::string PreferencesJson(const Preferences& prefs) {
-  return prefs.persist_history ? "{\"persist_history\":true}"
-                               : "{\"persist_history\":false}";
-}
-
 }  // namespace chatstore::server

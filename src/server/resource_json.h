@@ -1,6 +1,6 @@
 // JSON of the few shapes the core's wire format (core/wire_format.h, which
 // renders sessions, messages and events for both events and responses) does
-// not cover: search hits, preferences, and nullable numbers.
+// not cover: search hits and nullable numbers.
 #ifndef CHATSTORE_SERVER_RESOURCE_JSON_H_
 #define CHATSTORE_SERVER_RESOURCE_JSON_H_
 
@@ -14,8 +14,6 @@ namespace chatstore::server {
 
 // {"session_id", "message_id", "seq", "snippet", "created_at"}
 void AppendSearchHitJson(std::string& out, const SearchHit& hit);
-// {"persist_history": bool}
-std::string PreferencesJson(const Preferences& prefs);
 // `n` or `null`.
 void AppendOptionalInt(std::string& out, const std::optional<std::int64_t>& n);
 

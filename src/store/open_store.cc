@@ -1,6 +1,7 @@
 // OpenStore and OpenChangeNotifier: the one place that maps a URI scheme to
 // a backend.
 #include <condition_variable>
+#include <filesystem>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -35,6 +36,16 @@ Result<WriteBatch> Store::ApplySync(
   std::unique_lock lock(mu);
   cv.wait(lock, [&] { return out.has_value(); });
   return std::move(*out);
+}
+
+std::string DataDirectoryOf(std::string_view store_uri) {
+  constexpr std::string_view kSqlite = "sqlite://";
+  if (!store_uri.starts_with(kSqlite)) return "./data";
+  std::string_view path = store_uri.substr(kSqlite.size());
+  path = path.substr(0, path.find('?'));
+  const std::filesystem::path parent =
+      std::filesystem::path(path).parent_path();
+  return parent.empty() ? "." : parent.string();
 }
 
 Result<std::shared_ptr<Store>> OpenStore(std::string_view uri,

@@ -180,6 +180,10 @@ class MemoryStore final : public Store {
   Status PutPreferences(std::string_view user_id,
                         const Preferences& prefs) override;
   Result<EraseCounts> SweepExpired(Timestamp now, int limit) override;
+  Result<SessionScanPage> ScanSessions(std::string_view cursor,
+                                       int limit) override;
+  Result<PreferencesScanPage> ScanPreferences(std::string_view cursor,
+                                              int limit) override;
   Status Ping() override { return Status::Ok(); }
   Result<StoreStats> Stats() override;
 
@@ -807,6 +811,66 @@ Result<EraseCounts> MemoryStore::SweepExpired(Timestamp now, int limit) {
     }
   }
   return total;
+}
+
+// The `limit` smallest keys above `cursor` of the shards' maps whose value
+// passes `keep`, ascending, and the scan's next cursor (the last key when
+// the page is full). The maps are hashed, so each page looks at every key:
+// a full scan costs O(keys x pages), which is fine for what fits in memory.
+template <typename Shards, typename Keep>
+std::pair<std::vector<std::string>, std::string> KeysAfter(
+    Shards& shards, std::string_view cursor, int limit, Keep keep) {
+  std::vector<std::string> keys;
+  const auto page = static_cast<std::size_t>(limit);
+  for (auto& shard : shards) {
+    std::shared_lock lock(shard.mu);
+    for (const auto& [key, value] : shard.map) {
+      if (std::string_view(key) <= cursor || !keep(*value)) continue;
+      keys.push_back(key);
+      // Keep the vector small: trim to the page whenever it doubles.
+      if (keys.size() >= 2 * page) {
+        std::nth_element(keys.begin(), keys.begin() + page, keys.end());
+        keys.resize(page);
+      }
+    }
+  }
+  std::sort(keys.begin(), keys.end());
+  std::string next;
+  if (keys.size() >= page) {
+    keys.resize(page);
+    next = keys.back();
+  }
+  return {std::move(keys), std::move(next)};
+}
+
+Result<SessionScanPage> MemoryStore::ScanSessions(std::string_view cursor,
+                                                  int limit) {
+  if (limit <= 0) return Status::InvalidArgument("scan limit must be positive");
+  auto [ids, next] = KeysAfter(session_shards_, cursor, limit,
+                               [](const SessionEntry&) { return true; });
+  SessionScanPage page;
+  page.next_cursor = std::move(next);
+  for (const std::string& id : ids) {
+    Locked l = LockLive(id);  // skips sessions erased or expired meanwhile
+    if (l.entry) page.sessions.push_back(l.entry->session);
+  }
+  return page;
+}
+
+Result<PreferencesScanPage> MemoryStore::ScanPreferences(
+    std::string_view cursor, int limit) {
+  if (limit <= 0) return Status::InvalidArgument("scan limit must be positive");
+  auto [ids, next] = KeysAfter(user_shards_, cursor, limit, [](UserEntry& u) {
+    std::lock_guard lock(u.mu);
+    return u.prefs.has_value();
+  });
+  PreferencesScanPage page;
+  page.next_cursor = std::move(next);
+  for (std::string& id : ids) {
+    Result<Preferences> prefs = GetPreferences(id);
+    if (prefs.ok()) page.users.push_back({std::move(id), *prefs});
+  }
+  return page;
 }
 
 Result<StoreStats> MemoryStore::Stats() {

@@ -177,6 +177,15 @@ constexpr StatementSql kStatements[] = {
     {"erase_sessions", "DELETE FROM sessions WHERE id = ANY ($1::text[])"},
     {"erase_preferences", "DELETE FROM preferences WHERE user_id = $1"},
 
+    // Whole-store scans page by the primary keys ("C" collation: byte order,
+    // the same as the cursor comparison).
+    {"scan_sessions", "SELECT " CHATSTORE_SESSION_COLUMNS
+                      " FROM sessions WHERE id > $1 AND " CHATSTORE_LIVE(
+                          "") " ORDER BY id LIMIT $3"},
+    {"scan_preferences",
+     "SELECT user_id, persist_history FROM preferences WHERE user_id > $1"
+     " ORDER BY user_id LIMIT $2"},
+
     {"get_preferences",
      "SELECT persist_history FROM preferences WHERE user_id = $1"},
     {"put_preferences",
@@ -349,6 +358,10 @@ class PostgresStore final : public Store {
                             const std::optional<SearchCursor>& after,
                             int limit) override;
   Result<Preferences> GetPreferences(std::string_view user_id) override;
+  Result<SessionScanPage> ScanSessions(std::string_view cursor,
+                                       int limit) override;
+  Result<PreferencesScanPage> ScanPreferences(std::string_view cursor,
+                                              int limit) override;
   Status PutPreferences(std::string_view user_id,
                         const Preferences& prefs) override;
   Result<EraseCounts> SweepExpired(Timestamp now, int limit) override;
@@ -834,6 +847,49 @@ Result<Preferences> PostgresStore::GetPreferences(std::string_view user_id) {
         Preferences p;
         p.persist_history = r[0][0].as<bool>();
         return p;
+      });
+}
+
+Result<SessionScanPage> PostgresStore::ScanSessions(std::string_view cursor,
+                                                    int limit) {
+  if (limit <= 0) return Status::InvalidArgument("scan limit must be positive");
+  const std::string after(cursor);
+  return Read<SessionScanPage>(
+      "scan sessions",
+      [&](pqxx::transaction_base& tx) -> Result<SessionScanPage> {
+        const pqxx::result r =
+            tx.exec_prepared("scan_sessions", after, NowMillis(), limit);
+        SessionScanPage page;
+        for (const pqxx::row& row : r) {
+          CHATSTORE_ASSIGN_OR_RETURN(Session s, SessionFromRow(row));
+          page.sessions.push_back(std::move(s));
+        }
+        // A full page may have a successor; the next call finds out.
+        if (page.sessions.size() == static_cast<std::size_t>(limit)) {
+          page.next_cursor = page.sessions.back().id;
+        }
+        return page;
+      });
+}
+
+Result<PreferencesScanPage> PostgresStore::ScanPreferences(
+    std::string_view cursor, int limit) {
+  if (limit <= 0) return Status::InvalidArgument("scan limit must be positive");
+  const std::string after(cursor);
+  return Read<PreferencesScanPage>(
+      "scan preferences",
+      [&](pqxx::transaction_base& tx) -> Result<PreferencesScanPage> {
+        const pqxx::result r =
+            tx.exec_prepared("scan_preferences", after, limit);
+        PreferencesScanPage page;
+        for (const pqxx::row& row : r) {
+          page.users.push_back(
+              {row[0].as<std::string>(), Preferences{row[1].as<bool>()}});
+        }
+        if (page.users.size() == static_cast<std::size_t>(limit)) {
+          page.next_cursor = page.users.back().user_id;
+        }
+        return page;
       });
 }
 

@@ -203,6 +203,10 @@ class RedisStore final : public Store {
   Status PutPreferences(std::string_view user_id,
                         const Preferences& prefs) override;
   Result<EraseCounts> SweepExpired(Timestamp now, int limit) override;
+  Result<SessionScanPage> ScanSessions(std::string_view cursor,
+                                       int limit) override;
+  Result<PreferencesScanPage> ScanPreferences(std::string_view cursor,
+                                              int limit) override;
   Status Ping() override;
   Result<StoreStats> Stats() override;
 
@@ -237,6 +241,11 @@ class RedisStore final : public Store {
   // (EXPIRE reclaimed them before the sweeper ran).
   void ForgetStaleSessions(std::string_view user_id,
                            const std::vector<std::string>& sids);
+  // One SCAN step over the keys matching `prefix`*`suffix`: the ids the
+  // `*` stood for, and the next cursor ("" when the scan is complete).
+  Result<std::pair<std::vector<std::string>, std::string>> ScanKeys(
+      std::string_view cursor, int limit, std::string_view prefix,
+      std::string_view suffix);
 
   const std::shared_ptr<Clock> clock_;
   redis::ConnectionPool pool_;
@@ -855,6 +864,83 @@ Result<EraseCounts> RedisStore::SweepExpired(Timestamp now, int limit) {
 Status RedisStore::Ping() {
   CHATSTORE_ASSIGN_OR_RETURN(Reply r, pool_.Run({"PING"}));
   return redis::CheckReply(r.get(), "PING");
+}
+
+Result<std::pair<std::vector<std::string>, std::string>> RedisStore::ScanKeys(
+    std::string_view cursor, int limit, std::string_view prefix,
+    std::string_view suffix) {
+  if (limit <= 0) return Status::InvalidArgument("scan limit must be positive");
+  const std::string start = cursor.empty() ? "0" : std::string(cursor);
+  if (!redis::ParseInt64(start).has_value()) {
+    return Status::InvalidArgument("not a redis scan cursor: " + start);
+  }
+  std::string pattern(prefix);
+  pattern.append("*").append(suffix);
+  CHATSTORE_ASSIGN_OR_RETURN(
+      Reply r, pool_.Run({"SCAN", start, "MATCH", pattern, "COUNT",
+                          std::to_string(limit)}));
+  CHATSTORE_RETURN_IF_ERROR(redis::CheckReply(r.get(), "SCAN"));
+  if (r->type != REDIS_REPLY_ARRAY || r->elements != 2) {
+    return Status::Internal("redis: unexpected SCAN reply");
+  }
+  std::string next(Str(r->element[0]));
+  if (next == "0") next.clear();
+  std::vector<std::string> ids;
+  const redisReply* keys = r->element[1];
+  for (std::size_t i = 0; i < keys->elements; ++i) {
+    const std::string_view key = Str(keys->element[i]);
+    if (key.size() < prefix.size() + suffix.size()) continue;
+    ids.emplace_back(
+        key.substr(prefix.size(), key.size() - prefix.size() - suffix.size()));
+  }
+  return std::pair{std::move(ids), std::move(next)};
+}
+
+// SCAN over the session rows' keys: no index is needed (and none has to be
+// kept in step by every write), at the price of SCAN's guarantees: a key
+// may come back twice, and the page size is a hint.
+Result<SessionScanPage> RedisStore::ScanSessions(std::string_view cursor,
+                                                 int limit) {
+  CHATSTORE_ASSIGN_OR_RETURN(auto step, ScanKeys(cursor, limit, "cs:{", "}:s"));
+  SessionScanPage page;
+  page.next_cursor = std::move(step.second);
+  if (step.first.empty()) return page;
+  std::vector<Command> reads;
+  for (const std::string& sid : step.first) {
+    reads.push_back({"HGETALL", redis::keys::Session(sid)});
+  }
+  CHATSTORE_ASSIGN_OR_RETURN(std::vector<Reply> rows, pool_.Pipeline(reads));
+  const Timestamp now = clock_->Now();
+  for (const Reply& row : rows) {
+    CHATSTORE_RETURN_IF_ERROR(redis::CheckReply(row.get(), "HGETALL"));
+    CHATSTORE_ASSIGN_OR_RETURN(std::optional<StoredSession> stored,
+                               redis::DecodeSession(row.get()));
+    // Gone since SCAN saw it, or expired: not part of the store.
+    if (!stored || IsExpired(stored->row, now)) continue;
+    page.sessions.push_back(std::move(stored->row));
+  }
+  return page;
+}
+
+Result<PreferencesScanPage> RedisStore::ScanPreferences(std::string_view cursor,
+                                                        int limit) {
+  CHATSTORE_ASSIGN_OR_RETURN(auto step,
+                             ScanKeys(cursor, limit, "cs:u:{", "}:prefs"));
+  PreferencesScanPage page;
+  page.next_cursor = std::move(step.second);
+  if (step.first.empty()) return page;
+  std::vector<Command> reads;
+  for (const std::string& uid : step.first) {
+    reads.push_back({"HGET", redis::keys::UserPrefs(uid), "persist_history"});
+  }
+  CHATSTORE_ASSIGN_OR_RETURN(std::vector<Reply> values, pool_.Pipeline(reads));
+  for (std::size_t i = 0; i < values.size(); ++i) {
+    CHATSTORE_RETURN_IF_ERROR(redis::CheckReply(values[i].get(), "HGET"));
+    if (IsNil(values[i].get())) continue;
+    page.users.push_back(
+        {std::move(step.first[i]), Preferences{Str(values[i].get()) == "1"}});
+  }
+  return page;
 }
 
 Result<StoreStats> RedisStore::Stats() {

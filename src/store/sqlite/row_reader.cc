@@ -96,6 +96,14 @@ Result<std::unique_ptr<RowReader>> RowReader::Open(
        "AND " CHATSTORE_SQLITE_SESSION_LIVE " ORDER BY seq DESC LIMIT ?4"},
       {&r->get_preferences_,
        "SELECT persist_history FROM preferences WHERE user_id = ?1"},
+      // Whole-store scans page by the primary keys.
+      {&r->scan_sessions_,
+       "SELECT " CHATSTORE_SQLITE_SESSION_COLUMNS
+       " FROM sessions WHERE id > ?1 AND "
+       "(expires_at IS NULL OR expires_at > ?2) ORDER BY id LIMIT ?3"},
+      {&r->scan_preferences_,
+       "SELECT user_id, persist_history FROM preferences WHERE user_id > ?1 "
+       "ORDER BY user_id LIMIT ?2"},
       {&r->ping_, "SELECT 1"},
       {&r->stats_,
        "SELECT (SELECT count(*) FROM sessions), "
@@ -329,6 +337,48 @@ Result<Preferences> RowReader::GetPreferences(std::string_view user_id) {
   Preferences p;
   p.persist_history = get_preferences_.Int(0) != 0;
   return p;
+}
+
+Result<SessionScanPage> RowReader::ScanSessions(std::string_view after_id,
+                                                int limit, Timestamp now) {
+  if (limit <= 0) return BadLimit(limit);
+  StatementReset reset(scan_sessions_);
+  scan_sessions_.Bind(1, after_id);
+  scan_sessions_.Bind(2, ToMillis(now));
+  scan_sessions_.Bind(3, std::int64_t{limit});
+  SessionScanPage page;
+  page.sessions.reserve(InitialCapacity(limit));
+  for (;;) {
+    CHATSTORE_ASSIGN_OR_RETURN(const bool row, scan_sessions_.Step());
+    if (!row) break;
+    CHATSTORE_RETURN_IF_ERROR(
+        ReadSessionRow(scan_sessions_, 0, &page.sessions.emplace_back()));
+  }
+  // A full page may have a successor; the next call finds out.
+  if (page.sessions.size() == static_cast<std::size_t>(limit)) {
+    page.next_cursor = page.sessions.back().id;
+  }
+  return page;
+}
+
+Result<PreferencesScanPage> RowReader::ScanPreferences(
+    std::string_view after_user_id, int limit) {
+  if (limit <= 0) return BadLimit(limit);
+  StatementReset reset(scan_preferences_);
+  scan_preferences_.Bind(1, after_user_id);
+  scan_preferences_.Bind(2, std::int64_t{limit});
+  PreferencesScanPage page;
+  for (;;) {
+    CHATSTORE_ASSIGN_OR_RETURN(const bool row, scan_preferences_.Step());
+    if (!row) break;
+    UserPreferences& u = page.users.emplace_back();
+    u.user_id = std::string(scan_preferences_.Text(0));
+    u.preferences.persist_history = scan_preferences_.Int(1) != 0;
+  }
+  if (page.users.size() == static_cast<std::size_t>(limit)) {
+    page.next_cursor = page.users.back().user_id;
+  }
+  return page;
 }
 
 Status RowReader::Ping() {

@@ -60,6 +60,12 @@ class RowReader {
                             const std::optional<SearchCursor>& after, int limit,
                             Timestamp now);
   Result<Preferences> GetPreferences(std::string_view user_id);
+  // Every live session with id > after_id, ascending (Store::ScanSessions:
+  // the cursor is the last id returned).
+  Result<SessionScanPage> ScanSessions(std::string_view after_id, int limit,
+                                       Timestamp now);
+  Result<PreferencesScanPage> ScanPreferences(std::string_view after_user_id,
+                                              int limit);
   Status Ping();
   // Row counts and bytes; the group-commit counters are the caller's.
   Result<StoreStats> Stats();
@@ -87,6 +93,8 @@ class RowReader {
   Statement read_messages_before_;
   Statement search_[2];  // [has cursor]
   Statement get_preferences_;
+  Statement scan_sessions_;
+  Statement scan_preferences_;
   Statement ping_;
   Statement stats_;
 };

@@ -1,8 +1,13 @@
 #include "store/sqlite/sqlite_store.h"
 
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cerrno>
 #include <chrono>
 #include <condition_variable>
 #include <cstddef>
+#include <cstring>
 #include <filesystem>
 #include <memory>
 #include <mutex>
@@ -269,6 +274,18 @@ class SqliteStore final : public Store {
     });
   }
 
+  Result<SessionScanPage> ScanSessions(std::string_view cursor,
+                                       int limit) override {
+    auto reader = readers_->Acquire();
+    return reader->ScanSessions(cursor, limit, clock_->Now());
+  }
+
+  Result<PreferencesScanPage> ScanPreferences(std::string_view cursor,
+                                              int limit) override {
+    auto reader = readers_->Acquire();
+    return reader->ScanPreferences(cursor, limit);
+  }
+
   Status Ping() override {
     auto reader = readers_->Acquire();
     return reader->Ping();
@@ -298,6 +315,48 @@ class SqliteStore final : public Store {
     return RunOnWriter<std::string>(
         [this, &sql] { return writer_db_.QueryText(sql.c_str()); },
         /*transactional=*/false);
+  }
+
+  // A consistent copy through a connection of its own: VACUUM INTO reads
+  // one snapshot (WAL: the writer keeps committing meanwhile) and writes a
+  // compact file without free pages, so no erased text travels along.
+  Status Backup(const std::string& dest) {
+    const std::string partial = dest + ".partial";
+    std::error_code ec;
+    std::filesystem::remove(partial, ec);  // a previous attempt's leftover
+    {
+      CHATSTORE_ASSIGN_OR_RETURN(
+          Db source, Db::Open(path_, /*create=*/false, busy_timeout_));
+      CHATSTORE_ASSIGN_OR_RETURN(Statement vacuum,
+                                 source.Prepare("VACUUM INTO ?1"));
+      vacuum.Bind(1, partial);
+      Result<bool> done = vacuum.Step();
+      if (!done.ok()) {
+        std::filesystem::remove(partial, ec);
+        return done.status();
+      }
+    }
+    {
+      // The copy must open and pass integrity_check before it replaces
+      // anything: a backup that cannot be restored is worse than none.
+      CHATSTORE_ASSIGN_OR_RETURN(
+          Db copy, Db::Open(partial, /*create=*/false, busy_timeout_));
+      CHATSTORE_ASSIGN_OR_RETURN(const std::string check,
+                                 copy.QueryText("PRAGMA integrity_check"));
+      if (check != "ok") {
+        std::filesystem::remove(partial, ec);
+        return Status::Corruption("sqlite: backup failed integrity_check: " +
+                                  check);
+      }
+    }
+    CHATSTORE_RETURN_IF_ERROR(SyncPath(partial));
+    std::filesystem::rename(partial, dest, ec);
+    if (ec) {
+      return Status::Unavailable("cannot move the backup to " + dest + ": " +
+                                 ec.message());
+    }
+    const std::filesystem::path dir = std::filesystem::path(dest).parent_path();
+    return SyncPath(dir.empty() ? "." : dir.string());
   }
 
   Status Checkpoint() {
@@ -342,7 +401,21 @@ class SqliteStore final : public Store {
     return answer.Wait();
   }
 
+  // fsync of a file or directory, so a finished backup survives a crash.
+  static Status SyncPath(const std::string& path) {
+    const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0 || ::fsync(fd) != 0) {
+      const std::string error = std::strerror(errno);
+      if (fd >= 0) ::close(fd);
+      return Status::Unavailable("cannot sync " + path + ": " + error);
+    }
+    ::close(fd);
+    return Status::Ok();
+  }
+
   std::shared_ptr<Clock> clock_;
+  std::string path_;
+  std::chrono::milliseconds busy_timeout_{0};
   Db writer_db_;
   std::unique_ptr<RowWriter> rows_;
   std::unique_ptr<ReaderPool<RowReader>> readers_;
@@ -400,6 +473,8 @@ Result<std::shared_ptr<SqliteStore>> SqliteStore::Open(
 
   std::shared_ptr<SqliteStore> store(new SqliteStore());
   store->clock_ = options.clock != nullptr ? options.clock : SystemClock();
+  store->path_ = uri.path;
+  store->busy_timeout_ = busy_timeout;
   CHATSTORE_ASSIGN_OR_RETURN(store->writer_db_,
                              Db::Open(uri.path, /*create=*/true, busy_timeout));
   CHATSTORE_RETURN_IF_ERROR(
@@ -469,6 +544,15 @@ Status CheckpointSqliteStore(Store& store) {
                                    std::string(store.kind()));
   }
   return s->Checkpoint();
+}
+
+Status BackupSqliteStore(Store& store, const std::string& dest_path) {
+  sqlite::SqliteStore* s = sqlite::AsSqliteStore(store);
+  if (s == nullptr) {
+    return Status::InvalidArgument("not a sqlite store: " +
+                                   std::string(store.kind()));
+  }
+  return s->Backup(dest_path);
 }
 
 }  // namespace chatstore

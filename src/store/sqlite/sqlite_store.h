@@ -43,6 +43,14 @@ Result<std::unique_ptr<ChangeNotifier>> OpenSqliteChangeNotifier(
 // sqlite store. REQUIRES not called from an Apply callback.
 Status CheckpointSqliteStore(Store& store);
 
+// Writes a consistent, compact copy of the store to `dest_path` (VACUUM
+// INTO from one snapshot) while the store keeps taking writes: the copy
+// holds every commit made before the call and passes integrity_check
+// before it atomically replaces `dest_path`. Unavailable on I/O errors;
+// Corruption when the copy fails its check; InvalidArgument when `store`
+// is not a sqlite store.
+Status BackupSqliteStore(Store& store, const std::string& dest_path);
+
 // The value of `PRAGMA <name>` (lowercase letters and '_') on the store's
 // writer connection, for per-connection settings such as synchronous or
 // secure_delete: a diagnostic and test hook. InvalidArgument when `store`
