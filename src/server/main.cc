@@ -18,6 +18,7 @@
 #include <thread>
 #include <vector>
 
+#include "chatstore/cache.h"
 #include "chatstore/service.h"
 #include "chatstore/store.h"
 #include "server/api.h"
@@ -50,6 +51,32 @@ asio::awaitable<void> SweepExpired(Store& store, WorkerPool& pool) {
         [&store] { return store.SweepExpired(SystemClock()->Now(), 1000); });
     if (swept.ok() && swept->sessions > 0) {
       spdlog::info("swept {} expired sessions", swept->sessions);
+    }
+  }
+}
+
+// Keeps the persistent cache tidy: removes expired entries every minute
+// (reads already hide them; this frees their space) and, at start and every
+// hour, value files a crashed process left without an entry.
+asio::awaitable<void> MaintainCache(Cache& cache, WorkerPool& pool) {
+  asio::steady_timer timer(co_await asio::this_coro::executor);
+  for (int minute = 0;; ++minute) {
+    if (minute % 60 == 0) {
+      Result<std::int64_t> collected = co_await pool.Offload(
+          [&cache] { return cache.CollectGarbage(std::chrono::hours(1)); });
+      if (collected.ok() && *collected > 0) {
+        spdlog::info("cache: removed {} orphaned value files", *collected);
+      } else if (!collected.ok()) {
+        spdlog::warn("cache: {}", collected.status().ToString());
+      }
+    }
+    timer.expires_after(std::chrono::minutes(1));
+    auto [ec] = co_await timer.async_wait(asio::as_tuple(asio::use_awaitable));
+    if (ec) co_return;
+    Result<std::int64_t> swept =
+        co_await pool.Offload([&cache] { return cache.SweepExpired(100000); });
+    if (swept.ok() && *swept > 0) {
+      spdlog::info("cache: swept {} expired entries", *swept);
     }
   }
 }
@@ -89,6 +116,20 @@ int Run(ServerConfig config) {
     ephemeral = *opened;
   }
 
+  const std::string cache_dir =
+      config.cache_dir.empty() ? DataDirectoryOf(config.store_uri) + "/cache"
+                               : config.cache_dir;
+  CacheOptions cache_options;
+  cache_options.max_bytes = config.cache_max_bytes;
+  // No value can be larger than a request body.
+  cache_options.max_value_bytes = config.max_body_bytes;
+  Result<std::unique_ptr<Cache>> cache = OpenCache(cache_dir, cache_options);
+  if (!cache.ok()) {
+    std::cerr << "chatstored: cannot open the cache in " << cache_dir << ": "
+              << cache.status().ToString() << "\n";
+    return 1;
+  }
+
   Metrics metrics;
   Hub hub(metrics);
   ServiceOptions service_options;
@@ -113,8 +154,8 @@ int Run(ServerConfig config) {
   api_options.policy = config.policy;
   api_options.anonymous_ttl =
       std::chrono::seconds(config.anonymous_ttl_seconds);
-  Api api(*service, tokens, user_limiter, address_limiter, idempotency, hub,
-          metrics, api_options);
+  Api api(*service, **cache, tokens, user_limiter, address_limiter, idempotency,
+          hub, metrics, api_options);
   SseOptions sse_options;
   sse_options.retry = std::chrono::milliseconds(config.sse_retry_ms);
   sse_options.keepalive = std::chrono::seconds(config.keepalive_seconds);
@@ -149,6 +190,7 @@ int Run(ServerConfig config) {
   if (ephemeral) {
     asio::co_spawn(*io, SweepExpired(*ephemeral, pool), asio::detached);
   }
+  asio::co_spawn(*io, MaintainCache(**cache, pool), asio::detached);
 
   const std::string host = config.listen_host.find(':') != std::string::npos
                                ? "[" + config.listen_host + "]"
@@ -163,9 +205,9 @@ int Run(ServerConfig config) {
         now);
     if (token.ok()) PrintDevBanner(std::cout, base_url, *token);
   }
-  spdlog::info("listening on {} (store {}, ephemeral {}, policy {})", base_url,
-               config.store_uri, config.ephemeral_store_uri,
-               PolicyName(config.policy));
+  spdlog::info("listening on {} (store {}, ephemeral {}, policy {}, cache {})",
+               base_url, config.store_uri, config.ephemeral_store_uri,
+               PolicyName(config.policy), cache_dir);
 
   std::vector<std::thread> threads;
   for (unsigned i = 1; i < config.io_threads; ++i) {
