@@ -27,18 +27,12 @@
 #include "chat_text.h"
 #include "chatstore/service.h"
 #include "chatstore/store.h"
+#include "latency.h"
 
 namespace chatstore {
 namespace {
 
 const std::string& kContent = bench::kProse500;
-
-std::string TempDir() {
-  char tmpl[] = "/tmp/chatstore-bench-XXXXXX";
-  const char* dir = mkdtemp(tmpl);
-  if (dir == nullptr) std::abort();
-  return dir;
-}
 
 // The server a networked backend ("redis", "postgres") runs against, from
 // the environment; null when not configured (its benchmarks are skipped).
@@ -65,7 +59,7 @@ Backend& GetBackend(const std::string& kind) {
     b = std::make_unique<Backend>();
     std::string uri = "memory://";
     if (kind == "sqlite") {
-      b->dir = TempDir();
+      b->dir = bench::TempDir();
       uri = "sqlite://" + b->dir + "/bench.db";
     } else if (const char* server = NetworkStoreUri(kind)) {
       uri = server;
@@ -110,36 +104,6 @@ std::string SetUpOnce(const std::string& kind, const std::string& name,
   return it->second;
 }
 
-// Per-operation latencies -> p50/p99 counters (microseconds).
-class LatencyRecorder {
- public:
-  void Add(std::chrono::nanoseconds d) { samples_.push_back(d.count()); }
-  void Report(benchmark::State& state) {
-    if (samples_.empty()) return;
-    std::sort(samples_.begin(), samples_.end());
-    auto at = [&](double q) {
-      return samples_[static_cast<std::size_t>(q * (samples_.size() - 1))] /
-             1000.0;
-    };
-    state.counters["p50_us"] = at(0.50);
-    state.counters["p99_us"] = at(0.99);
-  }
-
- private:
-  std::vector<std::int64_t> samples_;
-};
-
-template <typename F>
-void TimeEach(benchmark::State& state, F&& op) {
-  LatencyRecorder rec;
-  for (auto _ : state) {
-    const auto t0 = std::chrono::steady_clock::now();
-    op();
-    rec.Add(std::chrono::steady_clock::now() - t0);
-  }
-  rec.Report(state);
-}
-
 // Append one 500-byte message; each thread appends to its own session.
 void BM_AppendMessage(benchmark::State& state, const std::string& kind) {
   Backend& b = GetBackend(kind);
@@ -176,7 +140,7 @@ void BM_ReadSession20(benchmark::State& state, const std::string& kind) {
     }
     return id;
   });
-  TimeEach(state, [&] {
+  bench::TimeEach(state, [&] {
     benchmark::DoNotOptimize(Check(b.service->GetSession(user, sid)));
     auto page = Check(b.service->ReadMessages(user, sid, 0, 20));
     if (page.messages.size() != 20) std::abort();
@@ -191,7 +155,7 @@ void BM_List50Of1000(benchmark::State& state, const std::string& kind) {
     for (int i = 0; i < 1000; ++i) NewSession(*b.service, user);
     return std::string();
   });
-  TimeEach(state, [&] {
+  bench::TimeEach(state, [&] {
     auto page = Check(b.service->ListSessions(user, std::nullopt, {}, 50));
     if (page.sessions.size() != 50) std::abort();
   });
@@ -208,7 +172,7 @@ void BM_Replay100(benchmark::State& state, const std::string& kind) {
       Check(b.service->AppendEvents(user, id, batch));
     return id;
   });
-  TimeEach(state, [&] {
+  bench::TimeEach(state, [&] {
     auto page = Check(b.service->ReadEvents(user, sid, 500, 100));
     if (page.events.size() != 100) std::abort();
   });
@@ -231,7 +195,7 @@ void BM_Search(benchmark::State& state, const std::string& kind) {
     }
     return std::string();
   });
-  TimeEach(state, [&] {
+  bench::TimeEach(state, [&] {
     auto page = Check(b.service->Search(user, "zanzibar", {}, 20));
     if (page.hits.size() != 20) std::abort();
   });
@@ -243,7 +207,7 @@ void BM_PlainInsertPerTransaction(benchmark::State& state) {
   static std::string path;
   static std::once_flag once;
   std::call_once(once, [] {
-    path = TempDir() + "/plain.db";
+    path = bench::TempDir() + "/plain.db";
     sqlite3* db = nullptr;
     sqlite3_open(path.c_str(), &db);
     sqlite3_exec(db,

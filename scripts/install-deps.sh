@@ -13,9 +13,10 @@ build_pkgs=(
   libcli11-dev libspdlog-dev libhiredis-dev libpqxx-dev libpq-dev
 )
 # Tests and benchmarks: real servers and tools, started by the tests themselves
-# (chromium runs the session browser's end-to-end test, headless).
+# (chromium runs the session browser's end-to-end test, headless; python's
+# diskcache is what the cache benchmark compares against).
 test_pkgs=(
-  libgtest-dev libgmock-dev libbenchmark-dev
+  libgtest-dev libgmock-dev libbenchmark-dev python3-diskcache
   redis-server postgresql sqlite3 curl wrk
   libclang-rt-14-dev clang clang-format
   chromium

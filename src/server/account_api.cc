@@ -98,6 +98,11 @@ Reply Api::Export(Call& call, const std::string& user_id) {
 }
 
 Reply Api::Erase(Call& call, const std::string& user_id) {
+  // The cache first: if it fails the user's sessions are still there and a
+  // retry erases everything. (API.md's answer has no field for the cache.)
+  Result<std::int64_t> cached =
+      cache_.EraseNamespacePrefix(UserCacheNamespacePrefix(user_id));
+  if (!cached.ok()) return Fail(call, cached.status());
   Result<EraseCounts> counts = service_.EraseUser(user_id);
   const EraseCounts erased = counts.ok() ? *counts : EraseCounts{};
   Audit(call, "erase", user_id, counts.status(),
@@ -139,6 +144,15 @@ Reply Api::AdminStats(Call& call) {
   if (Store* ephemeral = service_.ephemeral())
     describe("ephemeral", *ephemeral);
   out["stores"] = std::move(stores);
+  Result<CacheStats> cache = cache_.Stats();
+  if (cache.ok()) {
+    out["cache"] = {
+        {"entries", cache->entries},     {"bytes", cache->bytes},
+        {"hits", cache->hits},           {"misses", cache->misses},
+        {"evictions", cache->evictions}, {"expired", cache->expired}};
+  } else {
+    out["cache"] = {{"error", cache.status().ToString()}};
+  }
   Audit(call, "read.stats", "*", Status::Ok());
   out["open_streams"] = metrics_.open_streams();
   out["idempotency_keys"] = idempotency_.size();

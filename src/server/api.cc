@@ -38,11 +38,12 @@ bool IsJsonContentType(std::string_view value) {
 
 }  // namespace
 
-Api::Api(SessionService& service, const TokenAuthority& tokens,
+Api::Api(SessionService& service, Cache& cache, const TokenAuthority& tokens,
          RateLimiter& user_limiter, RateLimiter& address_limiter,
          IdempotencyTable& idempotency, Hub& hub, Metrics& metrics,
          ApiOptions options)
     : service_(service),
+      cache_(cache),
       tokens_(tokens),
       user_limiter_(user_limiter),
       address_limiter_(address_limiter),
@@ -326,6 +327,12 @@ Reply Api::Dispatch(Call& call) {
       return Readyz(call);
     case RouteId::kMetrics:
       return RenderMetrics(call);
+    case RouteId::kCachePut:
+      return CachePut(call);
+    case RouteId::kCacheGet:
+      return CacheGet(call);
+    case RouteId::kCacheDelete:
+      return CacheDelete(call);
   }
   return Fail(call, Status::Internal("unrouted"));
 }

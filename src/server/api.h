@@ -12,6 +12,7 @@
 #include <string>
 
 #include "chatstore/audit_log.h"
+#include "chatstore/cache.h"
 #include "chatstore/service.h"
 #include "server/auth.h"
 #include "server/config.h"
@@ -37,7 +38,7 @@ struct ApiOptions {
 // Thread-safe; every dependency must outlive it.
 class Api {
  public:
-  Api(SessionService& service, const TokenAuthority& tokens,
+  Api(SessionService& service, Cache& cache, const TokenAuthority& tokens,
       RateLimiter& user_limiter, RateLimiter& address_limiter,
       IdempotencyTable& idempotency, Hub& hub, Metrics& metrics,
       ApiOptions options);
@@ -100,12 +101,22 @@ class Api {
              const Status& status,
              std::vector<std::pair<std::string, std::int64_t>> counts = {});
 
+  // cache_api.cc
+  Reply CachePut(Call& call);
+  Reply CacheGet(Call& call);
+  Reply CacheDelete(Call& call);
+  // The cache namespace and key the path names for the caller; on failure
+  // the answer to send (400, or 403 for another's shared namespace).
+  std::optional<Reply> ResolveCacheEntry(const Call& call, std::string* ns,
+                                         std::string* key);
+
   // ops_api.cc
   Reply Healthz(Call& call);
   Reply Readyz(Call& call);
   Reply RenderMetrics(Call& call);
 
   SessionService& service_;
+  Cache& cache_;
   const TokenAuthority& tokens_;
   RateLimiter& user_limiter_;
   RateLimiter& address_limiter_;

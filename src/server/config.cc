@@ -190,6 +190,17 @@ CommandLine ParseCommandLine(int argc, const char* const* argv) {
       ->envname("CHATSTORE_MAX_BODY_BYTES")
       ->check(CLI::PositiveNumber)
       ->capture_default_str();
+  app.add_option("--cache-dir", config.cache_dir,
+                 "Directory of the persistent cache (/v1/cache); default: "
+                 "'cache' beside the SQLite file (./data/cache otherwise). "
+                 "Several chatstored processes may share it")
+      ->envname("CHATSTORE_CACHE_DIR");
+  app.add_option("--cache-max-bytes", config.cache_max_bytes,
+                 "Size limit of the persistent cache (keys + values); beyond "
+                 "it the least recently stored entries are evicted")
+      ->envname("CHATSTORE_CACHE_MAX_BYTES")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
   app.add_flag("--dev", config.dev,
                "Development mode: create (once) and reuse a random JWT "
                "secret in the data directory and print a ready-to-use token "

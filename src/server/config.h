@@ -48,6 +48,10 @@ struct ServerConfig {
   std::int64_t keepalive_seconds = 15;
   std::size_t max_body_bytes = 1 << 20;
   bool dev = false;
+  // The persistent cache: its directory (empty: "cache" in the data
+  // directory) and size limit.
+  std::string cache_dir;
+  std::uint64_t cache_max_bytes = std::uint64_t{1} << 30;
 
   // Beyond API.md's table: tuning knobs with safe defaults.
   unsigned io_threads = 0;       // 0: one per hardware thread

@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "chatstore/audit_log.h"
+#include "chatstore/cache.h"
 #include "chatstore/change_notifier.h"
 #include "chatstore/service.h"
 #include "chatstore/store.h"
@@ -57,6 +58,32 @@ asio::awaitable<void> SweepExpired(Store& store, WorkerPool& pool) {
   }
 }
 
+// Keeps the persistent cache tidy: removes expired entries every minute
+// (reads already hide them; this frees their space) and, at start and every
+// hour, value files a crashed process left without an entry.
+asio::awaitable<void> MaintainCache(Cache& cache, WorkerPool& pool) {
+  asio::steady_timer timer(co_await asio::this_coro::executor);
+  for (int minute = 0;; ++minute) {
+    if (minute % 60 == 0) {
+      Result<std::int64_t> collected = co_await pool.Offload(
+          [&cache] { return cache.CollectGarbage(std::chrono::hours(1)); });
+      if (collected.ok() && *collected > 0) {
+        spdlog::info("cache: removed {} orphaned value files", *collected);
+      } else if (!collected.ok()) {
+        spdlog::warn("cache: {}", collected.status().ToString());
+      }
+    }
+    timer.expires_after(std::chrono::minutes(1));
+    auto [ec] = co_await timer.async_wait(asio::as_tuple(asio::use_awaitable));
+    if (ec) co_return;
+    Result<std::int64_t> swept =
+        co_await pool.Offload([&cache] { return cache.SweepExpired(100000); });
+    if (swept.ok() && *swept > 0) {
+      spdlog::info("cache: swept {} expired entries", *swept);
+    }
+  }
+}
+
 int Run(ServerConfig config) {
   if (config.jwt_secret.empty()) {  // only in dev mode (config.cc)
     Result<std::string> secret =
@@ -90,6 +117,20 @@ int Run(ServerConfig config) {
       return 1;
     }
     ephemeral = *opened;
+  }
+
+  const std::string cache_dir =
+      config.cache_dir.empty() ? DataDirectoryOf(config.store_uri) + "/cache"
+                               : config.cache_dir;
+  CacheOptions cache_options;
+  cache_options.max_bytes = config.cache_max_bytes;
+  // No value can be larger than a request body.
+  cache_options.max_value_bytes = config.max_body_bytes;
+  Result<std::unique_ptr<Cache>> cache = OpenCache(cache_dir, cache_options);
+  if (!cache.ok()) {
+    std::cerr << "chatstored: cannot open the cache in " << cache_dir << ": "
+              << cache.status().ToString() << "\n";
+    return 1;
   }
 
   const std::string audit_path = config.audit_log.empty()
@@ -147,8 +188,8 @@ int Run(ServerConfig config) {
   api_options.anonymous_ttl =
       std::chrono::seconds(config.anonymous_ttl_seconds);
   api_options.audit_log = audit_log->get();
-  Api api(*service, tokens, user_limiter, address_limiter, idempotency, hub,
-          metrics, api_options);
+  Api api(*service, **cache, tokens, user_limiter, address_limiter, idempotency,
+          hub, metrics, api_options);
   SseOptions sse_options;
   sse_options.retry = std::chrono::milliseconds(config.sse_retry_ms);
   sse_options.keepalive = std::chrono::seconds(config.keepalive_seconds);
@@ -183,6 +224,7 @@ int Run(ServerConfig config) {
   if (ephemeral) {
     asio::co_spawn(*io, SweepExpired(*ephemeral, pool), asio::detached);
   }
+  asio::co_spawn(*io, MaintainCache(**cache, pool), asio::detached);
 
   const std::string host = config.listen_host.find(':') != std::string::npos
                                ? "[" + config.listen_host + "]"
@@ -198,10 +240,10 @@ int Run(ServerConfig config) {
     if (token.ok()) PrintDevBanner(std::cout, base_url, *token);
   }
   spdlog::info(
-      "listening on {} (store {}, ephemeral {}, policy {}, following other "
-      "instances' writes: {})",
+      "listening on {} (store {}, ephemeral {}, policy {}, cache {}, "
+      "following other instances' writes: {})",
       base_url, config.store_uri, config.ephemeral_store_uri,
-      PolicyName(config.policy), follower ? "yes" : "no");
+      PolicyName(config.policy), cache_dir, follower ? "yes" : "no");
 
   std::vector<std::thread> threads;
   for (unsigned i = 1; i < config.io_threads; ++i) {

@@ -156,4 +156,33 @@ std::string Metrics::Render(const std::vector<StoreSample>& stores) {
   return out;
 }
 
+void Metrics::RenderCache(std::string& out, const CacheStats& cache) {
+  struct Field {
+    std::string_view name;
+    std::string_view type;
+    std::string_view help;
+    std::uint64_t value;
+  };
+  const Field fields[] = {
+      {"chatstore_cache_hits_total", "counter",
+       "Cache reads that found a value (this process).", cache.hits},
+      {"chatstore_cache_misses_total", "counter",
+       "Cache reads that found none (this process).", cache.misses},
+      {"chatstore_cache_evictions_total", "counter",
+       "Live cache entries dropped for the size limit (this process).",
+       cache.evictions},
+      {"chatstore_cache_expired_total", "counter",
+       "Expired cache entries removed (this process).", cache.expired},
+      {"chatstore_cache_entries", "gauge", "Entries in the cache directory.",
+       static_cast<std::uint64_t>(cache.entries)},
+      {"chatstore_cache_bytes", "gauge",
+       "Bytes the cache's entries count against its size limit.",
+       static_cast<std::uint64_t>(cache.bytes)},
+  };
+  for (const Field& f : fields) {
+    AppendHelp(out, f.name, f.type, f.help);
+    AppendLine(out, f.name, "", std::to_string(f.value));
+  }
+}
+
 }  // namespace chatstore::server

@@ -13,6 +13,7 @@
 #include <tuple>
 #include <vector>
 
+#include "chatstore/cache.h"
 #include "chatstore/store.h"
 
 namespace chatstore::server {
@@ -40,6 +41,8 @@ class Metrics {
     std::optional<StoreStats> stats;
   };
   std::string Render(const std::vector<StoreSample>& stores);
+  // Appends the persistent cache's counters and totals to `out`.
+  static void RenderCache(std::string& out, const CacheStats& cache);
 
  private:
   static constexpr std::array<double, 14> kBuckets{

@@ -40,7 +40,11 @@ Reply Api::RenderMetrics(Call& call) {
   };
   sample("primary", service_.primary());
   if (Store* ephemeral = service_.ephemeral()) sample("ephemeral", *ephemeral);
-  Reply reply = Json(call, http::status::ok, metrics_.Render(samples));
+  std::string text = metrics_.Render(samples);
+  if (Result<CacheStats> cache = cache_.Stats(); cache.ok()) {
+    Metrics::RenderCache(text, *cache);
+  }
+  Reply reply = Json(call, http::status::ok, std::move(text));
   reply.response.set(http::field::content_type,
                      "text/plain; version=0.0.4; charset=utf-8");
   return reply;

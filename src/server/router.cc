@@ -14,7 +14,7 @@ struct Route {
   Access access;
 };
 
-// API.md's endpoint table (the cache is a later issue).
+// API.md's endpoint table.
 constexpr std::array kRoutes{
     Route{http::verb::post, "/v1/auth/anonymous", RouteId::kAnonymousToken,
           Access::kPublic},
@@ -60,6 +60,12 @@ constexpr std::array kRoutes{
     Route{http::verb::get, "/healthz", RouteId::kHealthz, Access::kPublic},
     Route{http::verb::get, "/readyz", RouteId::kReadyz, Access::kPublic},
     Route{http::verb::get, "/metrics", RouteId::kMetrics, Access::kPublic},
+    Route{http::verb::put, "/v1/cache/{namespace}/{key}", RouteId::kCachePut,
+          Access::kUser},
+    Route{http::verb::get, "/v1/cache/{namespace}/{key}", RouteId::kCacheGet,
+          Access::kUser},
+    Route{http::verb::delete_, "/v1/cache/{namespace}/{key}",
+          RouteId::kCacheDelete, Access::kUser},
 };
 
 // Splits "/a/b/c" into {"a", "b", "c"}; an empty segment (a doubled or

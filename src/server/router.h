@@ -37,6 +37,9 @@ enum class RouteId {
   kHealthz,
   kReadyz,
   kMetrics,
+  kCachePut,
+  kCacheGet,
+  kCacheDelete,
 };
 
 // Who may call a route.

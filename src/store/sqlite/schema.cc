@@ -2,18 +2,14 @@
 
 #include <cstdint>
 #include <iterator>
+#include <span>
 #include <string>
+#include <string_view>
 
 #include "store/sqlite/sqlite_db.h"
 
 namespace chatstore::sqlite {
 namespace {
-
-struct Migration {
-  int version;
-  const char* description;
-  const char* sql;
-};
 
 // Append only: a released migration never changes, since files in the field
 // have already run it. Migration N must leave the schema at version N.
@@ -120,56 +116,67 @@ INSERT INTO messages_fts (rowid, content)
 static_assert(std::size(kMigrations) == kSchemaVersion,
               "kSchemaVersion must name the last migration");
 
-Status CheckKnown(std::int64_t version) {
-  if (version > kSchemaVersion) {
+// `what` names the file's owner in messages ("the database", "the cache
+// index"); `newest` is the last version this build knows.
+Status CheckKnown(std::string_view what, std::int64_t version, int newest) {
+  if (version > newest) {
     return Status::Corruption(
-        "sqlite: the database's schema version " + std::to_string(version) +
+        "sqlite: " + std::string(what) + "'s schema version " +
+        std::to_string(version) +
         " is newer than this chatstore understands (up to " +
-        std::to_string(kSchemaVersion) +
+        std::to_string(newest) +
         "); it was written by a newer chatstore: upgrade chatstore to open it");
   }
   if (version < 0) {
     return Status::Corruption("sqlite: invalid schema version " +
-                              std::to_string(version));
+                              std::to_string(version) + " in " +
+                              std::string(what));
   }
   return Status::Ok();
 }
 
 }  // namespace
 
-Status MigrateTo(Db& db, int target) {
-  if (target < 0 || target > kSchemaVersion) {
+Status ApplyMigrations(Db& db, std::span<const Migration> migrations,
+                       int target, std::string_view what) {
+  const int newest = migrations.empty() ? 0 : migrations.back().version;
+  if (target < 0 || target > newest) {
     return Status::InvalidArgument("sqlite: no schema version " +
-                                   std::to_string(target));
+                                   std::to_string(target) + " for " +
+                                   std::string(what));
   }
   // Fast path without the write lock: an up-to-date file (every open after
   // the first) costs one read.
   CHATSTORE_ASSIGN_OR_RETURN(std::int64_t current,
                              db.QueryInt("PRAGMA user_version"));
-  CHATSTORE_RETURN_IF_ERROR(CheckKnown(current));
-  for (const Migration& m : kMigrations) {
+  CHATSTORE_RETURN_IF_ERROR(CheckKnown(what, current, newest));
+  for (const Migration& m : migrations) {
     if (m.version > target) break;
     if (m.version <= current) continue;
     CHATSTORE_ASSIGN_OR_RETURN(Transaction tx, Transaction::BeginImmediate(db));
     // Another process may have run this migration while we waited for the
     // lock: only the version read under the lock counts.
     CHATSTORE_ASSIGN_OR_RETURN(current, db.QueryInt("PRAGMA user_version"));
-    CHATSTORE_RETURN_IF_ERROR(CheckKnown(current));
+    CHATSTORE_RETURN_IF_ERROR(CheckKnown(what, current, newest));
     if (current >= m.version) continue;  // ~Transaction ends the no-op
-    const std::string what =
+    const std::string step =
         "migration " + std::to_string(m.version) + " (" + m.description + ")";
     if (Status s = db.Exec(m.sql); !s.ok()) {
-      return Status(s.code(), what + ": " + s.message());
+      return Status(s.code(), step + ": " + s.message());
     }
     const std::string set_version =
         "PRAGMA user_version = " + std::to_string(m.version);
     CHATSTORE_RETURN_IF_ERROR(db.Exec(set_version.c_str()));
     if (Status s = tx.Commit(); !s.ok()) {
-      return Status(s.code(), what + ": " + s.message());
+      return Status(s.code(), step + ": " + s.message());
     }
     current = m.version;
   }
   return Status::Ok();
+}
+
+Status MigrateTo(Db& db, int target) {
+  return ApplyMigrations(db, kMigrations, target, "the database");
 }
 
 }  // namespace chatstore::sqlite

@@ -98,6 +98,15 @@ void Statement::Bind(int index, std::string_view text) {
   if (rc != SQLITE_OK && bind_rc_ == SQLITE_OK) bind_rc_ = rc;
 }
 
+void Statement::BindBlob(int index, std::string_view bytes) {
+  // A null pointer would bind NULL: an empty string is a zero-length blob.
+  const int rc = bytes.empty()
+                     ? sqlite3_bind_zeroblob(stmt_, index, 0)
+                     : sqlite3_bind_blob64(stmt_, index, bytes.data(),
+                                           bytes.size(), SQLITE_STATIC);
+  if (rc != SQLITE_OK && bind_rc_ == SQLITE_OK) bind_rc_ = rc;
+}
+
 void Statement::Bind(int index, std::int64_t value) {
   const int rc = sqlite3_bind_int64(stmt_, index, value);
   if (rc != SQLITE_OK && bind_rc_ == SQLITE_OK) bind_rc_ = rc;
@@ -139,6 +148,13 @@ std::string_view Statement::Text(int col) const {
       reinterpret_cast<const char*>(sqlite3_column_text(stmt_, col));
   if (p == nullptr) return {};
   return {p, static_cast<std::size_t>(sqlite3_column_bytes(stmt_, col))};
+}
+
+std::string_view Statement::Blob(int col) const {
+  const void* p = sqlite3_column_blob(stmt_, col);
+  if (p == nullptr) return {};
+  return {static_cast<const char*>(p),
+          static_cast<std::size_t>(sqlite3_column_bytes(stmt_, col))};
 }
 
 std::int64_t Statement::Int(int col) const {
@@ -291,6 +307,25 @@ bool Db::autocommit() const { return sqlite3_get_autocommit(db_) != 0; }
 std::int64_t Db::changes() const { return sqlite3_changes64(db_); }
 
 std::int64_t Db::total_changes() const { return sqlite3_total_changes64(db_); }
+
+Status ConfigureWal(Db& db, bool synchronous_full) {
+  // Switching to WAL needs a moment's exclusive lock, which several
+  // processes opening a new file at once contend for.
+  CHATSTORE_RETURN_IF_ERROR(db.ExecRetryingBusy("PRAGMA journal_mode = WAL"));
+  CHATSTORE_ASSIGN_OR_RETURN(const std::string mode,
+                             db.QueryText("PRAGMA journal_mode"));
+  if (mode != "wal") {
+    return Status::Unavailable(
+        "sqlite: cannot use WAL mode on this file (journal_mode is '" + mode +
+        "'); is it on a network file system?");
+  }
+  CHATSTORE_RETURN_IF_ERROR(db.Exec(synchronous_full
+                                        ? "PRAGMA synchronous = FULL"
+                                        : "PRAGMA synchronous = NORMAL"));
+  CHATSTORE_RETURN_IF_ERROR(db.Exec("PRAGMA secure_delete = ON"));
+  // A burst can grow the WAL; shrink it back after checkpoints.
+  return db.Exec("PRAGMA journal_size_limit = 67108864");
+}
 
 // ---- Transaction ------------------------------------------------------------
 

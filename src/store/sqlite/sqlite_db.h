@@ -47,6 +47,9 @@ class Statement {
   // (SQLITE_STATIC): REQUIRES the bytes stay alive until Reset(). A bind
   // error is remembered and returned by the next Step().
   void Bind(int index, std::string_view text);
+  // Binds bytes as a BLOB (compared byte by byte, never as text), without a
+  // copy like Bind(text).
+  void BindBlob(int index, std::string_view bytes);
   void Bind(int index, std::int64_t value);
   void Bind(int index, std::optional<std::int64_t> value);
   void BindNull(int index);
@@ -60,6 +63,7 @@ class Statement {
   // Column accessors for the current row (0-based). Text views stay valid
   // until the next Step()/Reset().
   std::string_view Text(int col) const;
+  std::string_view Blob(int col) const;
   std::int64_t Int(int col) const;
   bool IsNull(int col) const;
   std::optional<std::int64_t> OptionalInt(int col) const;
@@ -144,6 +148,16 @@ class Db {
   // to 0 for each new wait).
   std::chrono::steady_clock::time_point busy_since_;
 };
+
+// Puts the file in WAL mode (readers run beside the writer; the mode is
+// stored in the file) and sets what every writing connection of chatstore
+// uses: synchronous FULL (`synchronous_full`: each commit survives power
+// loss) or NORMAL (a power cut may lose the latest commits, never corrupts;
+// a process crash loses nothing either way), secure_delete (erased data does
+// not linger in free pages), and a bound on the WAL's size after
+// checkpoints. Unavailable when the file cannot use WAL (a network file
+// system).
+Status ConfigureWal(Db& db, bool synchronous_full);
 
 // A write transaction taken with BEGIN IMMEDIATE, so the write lock is held
 // from the start and no later statement can fail with SQLITE_BUSY_SNAPSHOT.

@@ -429,29 +429,8 @@ class SqliteStore final : public Store {
 constexpr std::chrono::milliseconds kSearchPurgeInterval{50};
 
 Status ConfigureWriter(Db& db, bool synchronous_full) {
-  // WAL lets readers run beside the writer. The mode is stored in the file;
-  // switching needs a moment's exclusive lock, which several processes
-  // opening a new file at once contend for.
-  CHATSTORE_RETURN_IF_ERROR(db.ExecRetryingBusy("PRAGMA journal_mode = WAL"));
-  CHATSTORE_ASSIGN_OR_RETURN(const std::string mode,
-                             db.QueryText("PRAGMA journal_mode"));
-  if (mode != "wal") {
-    return Status::Unavailable(
-        "sqlite: cannot use WAL mode on this file (journal_mode is '" + mode +
-        "'); is it on a network file system?");
-  }
-  // FULL syncs the WAL at every commit: a commit survives power loss.
-  // NORMAL syncs only at checkpoints: a power cut may lose the latest
-  // commits (never corrupts); a process crash loses nothing either way.
-  CHATSTORE_RETURN_IF_ERROR(db.Exec(synchronous_full
-                                        ? "PRAGMA synchronous = FULL"
-                                        : "PRAGMA synchronous = NORMAL"));
-  CHATSTORE_RETURN_IF_ERROR(db.Exec("PRAGMA foreign_keys = ON"));
-  // Erased text must not linger in free pages or the WAL.
-  CHATSTORE_RETURN_IF_ERROR(db.Exec("PRAGMA secure_delete = ON"));
-  // A burst can grow the WAL; shrink it back after checkpoints.
-  CHATSTORE_RETURN_IF_ERROR(db.Exec("PRAGMA journal_size_limit = 67108864"));
-  return Status::Ok();
+  CHATSTORE_RETURN_IF_ERROR(ConfigureWal(db, synchronous_full));
+  return db.Exec("PRAGMA foreign_keys = ON");
 }
 
 Result<std::shared_ptr<SqliteStore>> SqliteStore::Open(

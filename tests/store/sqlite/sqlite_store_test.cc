@@ -34,6 +34,7 @@
 #include "store/sqlite/schema.h"
 #include "store/sqlite/sqlite_db.h"
 #include "store/sqlite/test_mutations.h"
+#include "support/child_process.h"
 #include "support/temp_dir.h"
 
 namespace chatstore::sqlite_test {
@@ -93,104 +94,11 @@ sqlite::Db RawOpen(const std::string& path) {
   return db.ok() ? std::move(*db) : sqlite::Db();
 }
 
-// A child process running sqlite_append_worker, its stdout and stderr on a
-// pipe. The destructor kills and reaps a child still running, so no test
-// leaves one behind.
-class Worker {
+// A child process running sqlite_append_worker.
+class Worker : public ::chatstore::testing::ChildProcess {
  public:
-  explicit Worker(std::vector<std::string> args) {
-    args.insert(args.begin(), SQLITE_APPEND_WORKER);
-    std::vector<char*> argv;
-    for (auto& a : args) argv.push_back(a.data());
-    argv.push_back(nullptr);
-    int fds[2];
-    if (pipe2(fds, O_CLOEXEC) != 0) {
-      ADD_FAILURE() << "pipe2 failed";
-      return;
-    }
-    pid_ = fork();
-    if (pid_ == 0) {
-      // Only async-signal-safe calls between fork and exec.
-      dup2(fds[1], STDOUT_FILENO);
-      dup2(fds[1], STDERR_FILENO);
-      execv(argv[0], argv.data());
-      _exit(127);
-    }
-    close(fds[1]);
-    fd_ = fds[0];
-    if (pid_ < 0) ADD_FAILURE() << "fork failed";
-  }
-
-  Worker(const Worker&) = delete;
-  Worker& operator=(const Worker&) = delete;
-
-  ~Worker() {
-    if (pid_ > 0) {
-      kill(pid_, SIGKILL);
-      waitpid(pid_, nullptr, 0);
-    }
-    if (fd_ >= 0) close(fd_);
-  }
-
-  // Reads what the child wrote until `deadline`; false at end of output
-  // (the child exited) or when the deadline passed.
-  bool ReadSome(Clock::time_point deadline) {
-    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
-        deadline - Clock::now());
-    if (left <= 0ms) return false;
-    pollfd p{fd_, POLLIN, 0};
-    const int ready = poll(&p, 1, static_cast<int>(left.count()));
-    if (ready <= 0) return ready < 0 && errno == EINTR;
-    char buf[4096];
-    const ssize_t n = read(fd_, buf, sizeof buf);
-    if (n <= 0) {
-      eof_ = true;
-      return false;
-    }
-    output_.append(buf, static_cast<std::size_t>(n));
-    return true;
-  }
-
-  // Reads to the end of the child's output, then reaps it. Returns the
-  // exit status, or -1 when the deadline passed first (the child is
-  // killed).
-  int Finish(Clock::time_point deadline) {
-    while (!eof_ && ReadSome(deadline)) {
-    }
-    if (!eof_) return -1;  // ~Worker kills it
-    int status = 0;
-    waitpid(pid_, &status, 0);
-    pid_ = -1;
-    return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-  }
-
-  // SIGKILL, then collect what it wrote before dying.
-  void KillAndDrain(Clock::time_point deadline) {
-    kill(pid_, SIGKILL);
-    while (!eof_ && ReadSome(deadline)) {
-    }
-    waitpid(pid_, nullptr, 0);
-    pid_ = -1;
-  }
-
-  // Complete lines so far ("123\n"); a trailing partial line is left out.
-  std::vector<std::string> Lines() const {
-    std::vector<std::string> lines;
-    std::size_t start = 0;
-    for (std::size_t nl; (nl = output_.find('\n', start)) != std::string::npos;
-         start = nl + 1) {
-      lines.push_back(output_.substr(start, nl - start));
-    }
-    return lines;
-  }
-
-  const std::string& output() const { return output_; }
-
- private:
-  pid_t pid_ = -1;
-  int fd_ = -1;
-  bool eof_ = false;
-  std::string output_;
+  explicit Worker(std::vector<std::string> args)
+      : ChildProcess(SQLITE_APPEND_WORKER, std::move(args)) {}
 };
 
 // A mutation whose Prepare() holds the writer thread until released, so a
