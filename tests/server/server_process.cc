@@ -34,7 +34,9 @@ ServerProcess::ServerProcess(ServerOptions options)
       "--listen",
       "127.0.0.1:0",
       "--store",
-      "sqlite://" + options_.data_dir + "/chatstore.db",
+      options_.store_uri.empty()
+          ? "sqlite://" + options_.data_dir + "/chatstore.db"
+          : options_.store_uri,
       "--io-threads",
       "2",
       "--worker-threads",

@@ -24,6 +24,8 @@ inline constexpr char kTestSecret[] =
 struct ServerOptions {
   // Data directory for the SQLite store and the log (required).
   std::string data_dir;
+  // The --store URI; empty: sqlite://<data_dir>/chatstore.db.
+  std::string store_uri;
   std::vector<std::string> args;           // extra flags
   std::map<std::string, std::string> env;  // extra environment
   bool with_secret = true;                 // set CHATSTORE_JWT_SECRET
@@ -41,6 +43,8 @@ class ServerProcess {
 
   bool ok() const { return port_ != 0; }
   std::uint16_t port() const { return port_; }
+  // The server's process id while it runs (-1 after it exited).
+  pid_t pid() const { return pid_; }
   std::string host() const { return "127.0.0.1"; }
   std::string base_url() const;
   // Everything read from stdout so far.
