@@ -153,6 +153,9 @@ asio::awaitable<void> SseStreamer::Run(beast::tcp_stream& stream,
     const SseStart& start;
     std::shared_ptr<Subscriber> subscriber;
     ~Leave() {
+      // Counted here, not where the loop notices: a subscriber that stops
+      // reading is usually cut in the middle of a blocked write.
+      if (subscriber->overflowed()) self->metrics_.SubscriberDropped();
       subscriber->AttachStream(nullptr);
       self->hub_.Unsubscribe(start.session_id, subscriber);
       self->metrics_.StreamClosed();
@@ -207,11 +210,7 @@ asio::awaitable<void> SseStreamer::Run(beast::tcp_stream& stream,
   auto last_write = std::chrono::steady_clock::now();
   while (true) {
     Subscriber::Pending pending = subscriber->TakePending();
-    if (pending.overflowed) {
-      metrics_.SubscriberDropped();
-      co_return;
-    }
-    if (pending.closed) co_return;
+    if (pending.overflowed || pending.closed) co_return;
     if (!pending.frames.empty()) {
       WriteResult result;
       if (pending.frames.front().seq > last_sent + 1) {
