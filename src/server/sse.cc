@@ -62,13 +62,16 @@ std::string FormatSseEvent(std::int64_t seq, std::string_view type,
   out += "\nevent: ";
   out += type;
   out += '\n';
+  // SSE ends a line at CRLF, LF or a lone CR: each starts a new data field.
   while (true) {
-    const std::size_t newline = data.find('\n');
+    const std::size_t end = data.find_first_of("\r\n");
     out += "data: ";
-    out += data.substr(0, newline);
+    out += data.substr(0, end);
     out += '\n';
-    if (newline == std::string_view::npos) break;
-    data.remove_prefix(newline + 1);
+    if (end == std::string_view::npos) break;
+    const bool crlf =
+        data[end] == '\r' && end + 1 < data.size() && data[end + 1] == '\n';
+    data.remove_prefix(end + (crlf ? 2 : 1));
   }
   out += '\n';
   return out;
