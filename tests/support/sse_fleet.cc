@@ -304,36 +304,43 @@ std::vector<std::string> CreateSessions(const std::string& host,
 EventAppender::EventAppender(std::string host, std::uint16_t port,
                              std::string token,
                              std::vector<std::string> sessions,
-                             double events_per_second)
+                             double events_per_second, int connections)
     : host_(std::move(host)),
       port_(port),
       token_(std::move(token)),
       sessions_(std::move(sessions)),
-      events_per_second_(events_per_second) {}
+      events_per_second_(events_per_second),
+      connections_(std::max(1, connections)) {}
 
 EventAppender::~EventAppender() { Stop(); }
 
 void EventAppender::Start() {
-  thread_ = std::thread([this] { Run(); });
+  for (int c = 0; c < connections_; ++c) {
+    threads_.emplace_back([this, c] { Run(c); });
+  }
 }
 
 void EventAppender::Stop() {
   stop_ = true;
-  if (thread_.joinable()) thread_.join();
+  for (std::thread& t : threads_) t.join();
+  threads_.clear();
 }
 
 std::map<std::string, std::int64_t> EventAppender::last_seq() const {
+  std::lock_guard lock(mu_);
   return last_seq_;
 }
 
-void EventAppender::Run() {
+void EventAppender::Run(int connection) {
   asio::io_context io;
   std::optional<tcp::socket> socket;
   beast::flat_buffer buffer;
   const auto interval = std::chrono::duration_cast<std::chrono::nanoseconds>(
-      std::chrono::duration<double>(1.0 / events_per_second_));
-  auto next = std::chrono::steady_clock::now();
-  std::size_t turn = 0;
+      std::chrono::duration<double>(connections_ / events_per_second_));
+  // Connections take turns: offset each one's ticks by its share.
+  auto next =
+      std::chrono::steady_clock::now() + interval * connection / connections_;
+  std::size_t turn = connection;
   while (!stop_) {
     // The steady pace of the load; when far behind, do not burst.
     const auto now = std::chrono::steady_clock::now();
@@ -352,7 +359,8 @@ void EventAppender::Run() {
       }
       buffer.clear();
     }
-    const std::string& session = sessions_[turn++ % sessions_.size()];
+    const std::string& session = sessions_[turn % sessions_.size()];
+    turn += connections_;
     const std::int64_t sent = SteadyNanos();
     http::request<http::string_body> request{
         http::verb::post, "/v1/sessions/" + session + "/events", 11};
@@ -372,7 +380,12 @@ void EventAppender::Run() {
       continue;
     }
     latency_.Record(std::chrono::nanoseconds(SteadyNanos() - sent));
-    last_seq_[session] = IntegerAfter(response.body(), "\"last_seq\":");
+    const std::int64_t seq = IntegerAfter(response.body(), "\"last_seq\":");
+    {
+      std::lock_guard lock(mu_);
+      std::int64_t& last = last_seq_[session];
+      last = std::max(last, seq);
+    }
     ++appended_;
     if (!response.keep_alive()) socket.reset();
   }

@@ -12,6 +12,7 @@
 #include <cstdint>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <thread>
 #include <vector>
@@ -94,12 +95,14 @@ std::vector<std::string> CreateSessions(const std::string& host,
                                         const std::string& token, int n);
 
 // Appends {"type":"load.tick","data":{"t":<steady ns>}} round-robin to
-// `sessions` at `events_per_second` over one keep-alive connection, from
-// its own thread, until Stop().
+// `sessions` at `events_per_second` in total, over `connections` keep-alive
+// connections (each with its own thread, so one slow commit does not hold
+// the pace back), until Stop().
 class EventAppender {
  public:
   EventAppender(std::string host, std::uint16_t port, std::string token,
-                std::vector<std::string> sessions, double events_per_second);
+                std::vector<std::string> sessions, double events_per_second,
+                int connections = 4);
   ~EventAppender();  // stops
   void Start();
   void Stop();
@@ -111,19 +114,21 @@ class EventAppender {
   LatencyHistogram& latency() { return latency_; }
 
  private:
-  void Run();
+  void Run(int connection);
 
   const std::string host_;
   const std::uint16_t port_;
   const std::string token_;
   const std::vector<std::string> sessions_;
   const double events_per_second_;
+  const int connections_;
   std::atomic<bool> stop_{false};
   std::atomic<std::uint64_t> appended_{0};
   std::atomic<std::uint64_t> failures_{0};
-  std::map<std::string, std::int64_t> last_seq_;  // appender thread only
+  mutable std::mutex mu_;
+  std::map<std::string, std::int64_t> last_seq_;  // guarded by mu_
   LatencyHistogram latency_;
-  std::thread thread_;
+  std::vector<std::thread> threads_;
 };
 
 }  // namespace chatstore::testing
