@@ -3,12 +3,20 @@
 #              127.0.0.1:8080 with the embedded SQLite store under ./data/
 #   make test  installs what is missing, builds, and runs every test, in a
 #              normal build and in an AddressSanitizer+UBSan build
+#   make fuzz  runs every libFuzzer target for FUZZ_SECONDS (clang build)
+#   make test-tsan  the concurrency tests under ThreadSanitizer
 SHELL := /bin/bash
 JOBS ?= $(shell nproc)
 BUILD ?= build
 ASAN_BUILD ?= build-asan
+FUZZ_BUILD ?= build-fuzz
+FUZZ_SECONDS ?= 60
+TSAN_BUILD ?= build-tsan
+# The tests that run threads against each other: the stores' concurrent
+# writers and readers, and chatstored (its own threads) under load.
+TSAN_TESTS ?= Memory|Sqlite|GroupCommit|server_(sse|lifecycle|crash|hostile|soak)
 
-.PHONY: all deps build run test test-release test-asan bench format format-check clean
+.PHONY: all deps build run test test-release test-asan test-tsan fuzz bench format format-check clean
 
 all: build
 
@@ -41,6 +49,25 @@ test-asan: deps $(ASAN_BUILD)/CMakeCache.txt
 	  UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 	  ctest --output-on-failure -j2 --timeout 900
 
+$(FUZZ_BUILD)/CMakeCache.txt:
+	CC=clang CXX=clang++ cmake -S . -B $(FUZZ_BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+	  -DCHATSTORE_FUZZ=ON -DCHATSTORE_BUILD_TESTS=OFF -DCHATSTORE_BUILD_BENCH=OFF
+
+# Each target runs FUZZ_SECONDS; crashes land in fuzz/crashes/<target>/ and
+# become regression inputs of make test (fuzz_regression_<target>).
+fuzz: deps $(FUZZ_BUILD)/CMakeCache.txt
+	cmake --build $(FUZZ_BUILD) -j$(JOBS) --target fuzz_all
+	fuzz/run.sh $(FUZZ_BUILD) $(FUZZ_SECONDS)
+
+$(TSAN_BUILD)/CMakeCache.txt:
+	cmake -S . -B $(TSAN_BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCHATSTORE_TSAN=ON \
+	  -DCHATSTORE_BUILD_BENCH=OFF
+
+test-tsan: deps $(TSAN_BUILD)/CMakeCache.txt
+	cmake --build $(TSAN_BUILD) -j$(JOBS)
+	cd $(TSAN_BUILD) && TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1 suppressions=$(CURDIR)/tests/tsan.supp" \
+	  ctest --output-on-failure -j2 --timeout 900 -R '$(TSAN_TESTS)'
+
 bench: build
 	bench/run.sh
 
@@ -53,4 +80,4 @@ format-check:
 	  echo "clang-format: run 'make format'"; exit 1; fi; echo "clang-format: ok"
 
 clean:
-	rm -rf $(BUILD) $(ASAN_BUILD)
+	rm -rf $(BUILD) $(ASAN_BUILD) $(FUZZ_BUILD) $(TSAN_BUILD)

@@ -86,6 +86,11 @@ Subscriber::Pending Subscriber::TakePending() {
   return pending;
 }
 
+bool Subscriber::overflowed() {
+  std::lock_guard lock(mu_);
+  return overflowed_;
+}
+
 boost::asio::awaitable<void> Subscriber::WaitUntil(
     std::chrono::steady_clock::time_point deadline) {
   {

@@ -61,6 +61,8 @@ class Subscriber : public std::enable_shared_from_this<Subscriber> {
   };
   // Executor only. Takes what is queued.
   Pending TakePending();
+  // Whether the subscriber fell behind its bounds (and so was cut off).
+  bool overflowed();
   // Executor only. Returns when something was queued (or the subscriber was
   // overflowed/closed) or at `deadline`, whichever is first.
   boost::asio::awaitable<void> WaitUntil(

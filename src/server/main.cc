@@ -4,6 +4,7 @@
 #include <signal.h>
 #include <spdlog/sinks/stdout_sinks.h>
 #include <spdlog/spdlog.h>
+#include <sys/resource.h>
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
@@ -84,7 +85,28 @@ asio::awaitable<void> MaintainCache(Cache& cache, WorkerPool& pool) {
   }
 }
 
+// Each connection and SSE stream is a descriptor, and the usual soft limit
+// (1024) would cap the server far below --max-connections: raise it to the
+// hard limit, as nginx and Go's runtime do.
+void RaiseOpenFileLimit(std::size_t wanted) {
+  rlimit limit{};
+  if (::getrlimit(RLIMIT_NOFILE, &limit) != 0) return;
+  if (limit.rlim_cur < limit.rlim_max) {
+    limit.rlim_cur = limit.rlim_max;
+    ::setrlimit(RLIMIT_NOFILE, &limit);
+    ::getrlimit(RLIMIT_NOFILE, &limit);
+  }
+  // Some descriptors go to the store, the log and the acceptor.
+  if (limit.rlim_cur < wanted + 64) {
+    spdlog::warn(
+        "open file limit {} is below --max-connections {}: raise the hard "
+        "limit (ulimit -Hn, LimitNOFILE=) to hold that many streams",
+        static_cast<unsigned long long>(limit.rlim_cur), wanted);
+  }
+}
+
 int Run(ServerConfig config) {
+  RaiseOpenFileLimit(config.max_connections);
   if (config.jwt_secret.empty()) {  // only in dev mode (config.cc)
     Result<std::string> secret =
         LoadOrCreateDevSecret(DataDirectoryOf(config.store_uri));

@@ -3,6 +3,8 @@
 #include <boost/json.hpp>
 #include <string>
 
+#include "tokens/utf8_replacement.h"
+
 namespace chatstore::server {
 
 http::status HttpStatusFor(Status::Code code) {
@@ -81,7 +83,9 @@ HttpResponse RenderProblem(const Problem& problem, std::string_view request_id,
       "urn:chatstore:problem:" + std::string(ProblemSlug(problem.status));
   body["title"] = std::string(http::obsolete_reason(problem.status));
   body["status"] = static_cast<int>(problem.status);
-  body["detail"] = problem.detail;
+  // Details quote client input (a session id from the path, a role): bytes
+  // that are not UTF-8 would make the document invalid JSON.
+  body["detail"] = tokens_internal::ReplaceInvalidUtf8(problem.detail);
   body["request_id"] = request_id;
 
   HttpResponse response{problem.status, http_version};

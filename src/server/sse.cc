@@ -63,13 +63,16 @@ std::string FormatSseEvent(std::int64_t seq, std::string_view type,
   out += "\nevent: ";
   out += type;
   out += '\n';
+  // SSE ends a line at CRLF, LF or a lone CR: each starts a new data field.
   while (true) {
-    const std::size_t newline = data.find('\n');
+    const std::size_t end = data.find_first_of("\r\n");
     out += "data: ";
-    out += data.substr(0, newline);
+    out += data.substr(0, end);
     out += '\n';
-    if (newline == std::string_view::npos) break;
-    data.remove_prefix(newline + 1);
+    if (end == std::string_view::npos) break;
+    const bool crlf =
+        data[end] == '\r' && end + 1 < data.size() && data[end + 1] == '\n';
+    data.remove_prefix(end + (crlf ? 2 : 1));
   }
   out += '\n';
   return out;
@@ -174,6 +177,9 @@ asio::awaitable<void> SseStreamer::Run(beast::tcp_stream& stream,
     const SseStart& start;
     std::shared_ptr<Subscriber> subscriber;
     ~Leave() {
+      // Counted here, not where the loop notices: a subscriber that stops
+      // reading is usually cut in the middle of a blocked write.
+      if (subscriber->overflowed()) self->metrics_.SubscriberDropped();
       subscriber->AttachStream(nullptr);
       self->hub_.Unsubscribe(start.session_id, subscriber);
       self->metrics_.StreamClosed();
@@ -234,11 +240,7 @@ asio::awaitable<void> SseStreamer::Run(beast::tcp_stream& stream,
   Clock::time_point catch_up_at = last_write;
   while (true) {
     Subscriber::Pending pending = subscriber->TakePending();
-    if (pending.overflowed) {
-      metrics_.SubscriberDropped();
-      co_return;
-    }
-    if (pending.closed) co_return;
+    if (pending.overflowed || pending.closed) co_return;
     behind = behind || pending.behind;
     const std::int64_t sent_before = last_sent;
     if (!pending.frames.empty()) {

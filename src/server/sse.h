@@ -20,8 +20,10 @@
 namespace chatstore::server {
 
 // "id: <seq>\nevent: <type>\ndata: <data>\n\n". `data` is one line of JSON;
-// should it ever hold a newline, each line gets its own `data:` field so the
-// client reassembles it unchanged.
+// should it ever hold a line break (LF, CR or CRLF), each line gets its own
+// `data:` field, so no byte of `data` can end the event or start another
+// field; the client reassembles the lines joined by LF. `type` must hold no
+// line break (event types are validated before they are stored).
 std::string FormatSseEvent(std::int64_t seq, std::string_view type,
                            std::string_view data);
 SseFrame MakeSseFrame(const Event& event);

@@ -43,6 +43,8 @@ class ServerProcess {
 
   bool ok() const { return port_ != 0; }
   std::uint16_t port() const { return port_; }
+  // The server's process id while it runs (-1 after it exited).
+  pid_t pid() const { return pid_; }
   std::string host() const { return "127.0.0.1"; }
   std::string base_url() const;
   // Everything read from stdout so far.

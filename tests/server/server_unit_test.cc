@@ -1,6 +1,7 @@
 // Unit tests of chatstore_server's pure pieces (no sockets).
 #include <gtest/gtest.h>
 
+#include <boost/json/parse.hpp>
 #include <boost/url/parse.hpp>
 #include <chrono>
 
@@ -165,6 +166,21 @@ TEST(SseFormatTest, OneEventPerFrame) {
             "id: 7\nevent: a.b\ndata: {\"x\":1}\n\n");
   EXPECT_EQ(FormatSseEvent(1, "t", "a\nb"),
             "id: 1\nevent: t\ndata: a\ndata: b\n\n");
+  // A lone CR ends an SSE line too: it must not reach the wire raw.
+  EXPECT_EQ(FormatSseEvent(2, "t", "a\rb\r\nc\n\rd\r"),
+            "id: 2\nevent: t\ndata: a\ndata: b\ndata: c\ndata: \ndata: "
+            "d\ndata: \n\n");
+}
+
+TEST(ProblemTest, DetailIsValidUtf8WhateverTheClientSent) {
+  const HttpResponse r =
+      RenderProblem({http::status::not_found, "session \xff\xfe not found", {}},
+                    "rid", 11, false);
+  boost::system::error_code ec;
+  const boost::json::value v = boost::json::parse(r.body(), ec);
+  ASSERT_FALSE(ec) << r.body();
+  EXPECT_EQ(v.at("detail").as_string(),
+            "session \xef\xbf\xbd\xef\xbf\xbd not found");
 }
 
 HttpRequest WebRequest(http::verb method, std::string_view target) {

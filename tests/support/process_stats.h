@@ -1,0 +1,21 @@
+// What /proc says about a running process: resident memory and open file
+// descriptors, for tests and benchmarks that bound a server's resources.
+#ifndef CHATSTORE_TESTS_SUPPORT_PROCESS_STATS_H_
+#define CHATSTORE_TESTS_SUPPORT_PROCESS_STATS_H_
+
+#include <sys/types.h>
+
+#include <cstdint>
+
+namespace chatstore::testing {
+
+// VmRSS of `pid` in bytes; 0 when the process is gone.
+std::int64_t ResidentBytes(pid_t pid);
+// VmHWM of `pid` in bytes: the highest VmRSS so far; 0 when gone.
+std::int64_t PeakResidentBytes(pid_t pid);
+// Entries of /proc/<pid>/fd; -1 when the process is gone.
+int OpenFileDescriptors(pid_t pid);
+
+}  // namespace chatstore::testing
+
+#endif  // CHATSTORE_TESTS_SUPPORT_PROCESS_STATS_H_
