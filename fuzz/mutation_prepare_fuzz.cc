@@ -129,7 +129,10 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data,
   const Session* current_session = flags & 8 ? nullptr : &session;
   const Message* current_message = flags & 16 ? nullptr : &message;
 
-  // The write, with inputs as the service validates them.
+  // The write, with inputs as the service validates them (SessionService
+  // checks contents and deltas against max_content_bytes before it builds
+  // the mutation; a delta is checked again with the streamed text by
+  // Prepare).
   std::shared_ptr<const Mutation> mutation;
   const std::string text(input.Until('\0'));
   const std::string json_text = ObjectOrEmpty(input.Until('\0'));
@@ -167,7 +170,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data,
       Message draft;
       draft.id = "01a24600-0000-7000-8000-000000000003";
       draft.role = static_cast<Role>(flags % 4);
-      if (!Utf8Within(text, 1 << 20)) return 0;
+      if (!Utf8Within(text, ctx.max_content_bytes)) return 0;
       draft.content = text;
       draft.metadata = json_text;
       draft.status =
@@ -179,14 +182,14 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data,
       break;
     }
     case 3:
-      if (!Utf8Within(text, 1 << 20)) return 0;
+      if (!Utf8Within(text, ctx.max_content_bytes)) return 0;
       mutation = core::AppendDelta(ctx, std::string(kSession),
                                    std::string(kMessage), text);
       break;
     case 4: {
       std::optional<std::string> content;
       if (flags & 32) {
-        if (!Utf8Within(text, 1 << 20)) return 0;
+        if (!Utf8Within(text, ctx.max_content_bytes)) return 0;
         content = text;
       }
       std::optional<core::TokenCount> precount;
