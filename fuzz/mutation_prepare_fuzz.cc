@@ -26,10 +26,14 @@ constexpr std::string_view kMessage = "01a24600-0000-7000-8000-000000000002";
 constexpr std::string_view kUser = "fuzz-user";
 const Timestamp kNow = FromMillis(1'796'083'200'000);
 
-// `text` when it is a JSON object within the limits, else "{}".
-std::string ObjectOrEmpty(std::string_view text) {
+// `text` serialized when it is a JSON object within the depth limit and,
+// serialized, within `max_bytes`; else "{}".
+std::string ObjectOrEmpty(std::string_view text,
+                          std::size_t max_bytes = std::string::npos) {
   auto parsed = chatstore::json::ParseObject(text, 32, "x");
-  return parsed.ok() ? chatstore::json::Serialize(*parsed) : "{}";
+  if (!parsed.ok()) return "{}";
+  std::string serialized = chatstore::json::Serialize(*parsed);
+  return serialized.size() <= max_bytes ? serialized : "{}";
 }
 
 bool Utf8Within(std::string_view text, std::size_t max) {
@@ -110,8 +114,9 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data,
   if (!session.persistent) session.expires_at = kNow;
   session.last_seq = 1 + input.Byte();
   session.message_count = input.Byte() % (session.last_seq + 1);
-  session.state = ObjectOrEmpty(input.Until('\0'));
-  session.metadata = ObjectOrEmpty(input.Until('\0'));
+  // Stored rows hold what earlier writes were allowed to store.
+  session.state = ObjectOrEmpty(input.Until('\0'), ctx.max_state_bytes);
+  session.metadata = ObjectOrEmpty(input.Until('\0'), ctx.max_metadata_bytes);
   session.created_at = session.updated_at = kNow - std::chrono::hours(1);
   Message message;
   message.id = std::string(kMessage);

@@ -116,6 +116,13 @@ Result<Principal> TokenAuthority::Verify(std::string_view token,
                                          Timestamp now) const {
   if (token.empty()) return Invalid("no token");
   if (token.size() > 8192) return Invalid("token too long");
+  // Only base64url and the dots: libjwt reads the token as a C string, so a
+  // NUL (an `access_token=…%00…` query) would hide what follows it.
+  if (token.find_first_not_of("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrs"
+                              "tuvwxyz0123456789-_.") !=
+      std::string_view::npos) {
+    return Invalid("token has characters outside base64url");
+  }
   CHATSTORE_RETURN_IF_ERROR(CheckSegments(token));
 
   const std::string token_text(token);
