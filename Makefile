@@ -18,7 +18,7 @@ TSAN_BUILD ?= build-tsan
 # binary's name); TSAN_EXCLUDE drops the Redis and PostgreSQL instances of the
 # conformance suite (their client libraries are not instrumented).
 TSAN_TESTS ?= ^(conformance_test|sqlite_store_test|server_(sse|lifecycle|crash|hostile|soak)_test)$$
-TSAN_EXCLUDE ?= /(Redis|Postgres)$$
+TSAN_EXCLUDE ?= /(Redis|Postgres)( |$$)
 
 .PHONY: all deps build run test test-release test-asan test-tsan fuzz bench format format-check clean
 
