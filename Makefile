@@ -16,9 +16,13 @@ TSAN_BUILD ?= build-tsan
 # writers and readers, and chatstored (its own threads) under load. Test
 # binaries are selected by CTest label (each test is labelled with its
 # binary's name); TSAN_EXCLUDE drops the Redis and PostgreSQL instances of the
-# conformance suite (their client libraries are not instrumented).
+# conformance suite (their client libraries are not instrumented) and the
+# four tests whose time, rate or memory bounds are calibrated for
+# uninstrumented builds (TSan runs 5-15x slower with 5-10x the memory; they
+# ran without a TSan report, see docs/reliability.md, and keep their bounds
+# in make test). TSAN_EXCLUDE= runs them too.
 TSAN_TESTS ?= ^(conformance_test|sqlite_store_test|server_(sse|lifecycle|crash|hostile|soak)_test)$$
-TSAN_EXCLUDE ?= /(Redis|Postgres)( |$$)
+TSAN_EXCLUDE ?= /(Redis|Postgres)( |$$)|HostileTest\.(ThousandsOfConnectionsOpenedAndDropped|OversizedBodiesAre413|ClientsThatNeverReadAreCutWithBoundedMemory)|SoakTest\.
 
 .PHONY: all deps build run test test-release test-asan test-tsan fuzz bench format format-check clean
 
