@@ -13,8 +13,16 @@ FUZZ_BUILD ?= build-fuzz
 FUZZ_SECONDS ?= 60
 TSAN_BUILD ?= build-tsan
 # The tests that run threads against each other: the stores' concurrent
-# writers and readers, and chatstored (its own threads) under load.
-TSAN_TESTS ?= Memory|Sqlite|GroupCommit|server_(sse|lifecycle|crash|hostile|soak)
+# writers and readers, and chatstored (its own threads) under load. Test
+# binaries are selected by CTest label (each test is labelled with its
+# binary's name); TSAN_EXCLUDE drops the Redis and PostgreSQL instances of the
+# conformance suite (their client libraries are not instrumented) and the
+# four tests whose time, rate or memory bounds are calibrated for
+# uninstrumented builds (TSan runs 5-15x slower with 5-10x the memory; they
+# ran without a TSan report, see docs/reliability.md, and keep their bounds
+# in make test). TSAN_EXCLUDE= runs them too.
+TSAN_TESTS ?= ^(conformance_test|sqlite_store_test|server_(sse|lifecycle|crash|hostile|soak)_test)$$
+TSAN_EXCLUDE ?= /(Redis|Postgres)( |$$)|HostileTest\.(ThousandsOfConnectionsOpenedAndDropped|OversizedBodiesAre413|ClientsThatNeverReadAreCutWithBoundedMemory)|SoakTest\.
 
 .PHONY: all deps build run test test-release test-asan test-tsan fuzz bench format format-check clean
 
@@ -64,9 +72,11 @@ $(TSAN_BUILD)/CMakeCache.txt:
 	  -DCHATSTORE_BUILD_BENCH=OFF
 
 test-tsan: deps $(TSAN_BUILD)/CMakeCache.txt
-	cmake --build $(TSAN_BUILD) -j$(JOBS)
+	cmake --build $(TSAN_BUILD) -j$(JOBS) --target chatstored conformance_test \
+	  sqlite_store_test server_sse_test server_lifecycle_test server_crash_test \
+	  server_hostile_test server_soak_test
 	cd $(TSAN_BUILD) && TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1 suppressions=$(CURDIR)/tests/tsan.supp" \
-	  ctest --output-on-failure -j2 --timeout 900 -R '$(TSAN_TESTS)'
+	  ctest --output-on-failure -j2 --timeout 900 -L '$(TSAN_TESTS)' -E '$(TSAN_EXCLUDE)'
 
 bench: build
 	bench/run.sh

@@ -26,10 +26,14 @@ constexpr std::string_view kMessage = "01a24600-0000-7000-8000-000000000002";
 constexpr std::string_view kUser = "fuzz-user";
 const Timestamp kNow = FromMillis(1'796'083'200'000);
 
-// `text` when it is a JSON object within the limits, else "{}".
-std::string ObjectOrEmpty(std::string_view text) {
+// `text` serialized when it is a JSON object within the depth limit and,
+// serialized, within `max_bytes`; else "{}".
+std::string ObjectOrEmpty(std::string_view text,
+                          std::size_t max_bytes = std::string::npos) {
   auto parsed = chatstore::json::ParseObject(text, 32, "x");
-  return parsed.ok() ? chatstore::json::Serialize(*parsed) : "{}";
+  if (!parsed.ok()) return "{}";
+  std::string serialized = chatstore::json::Serialize(*parsed);
+  return serialized.size() <= max_bytes ? serialized : "{}";
 }
 
 bool Utf8Within(std::string_view text, std::size_t max) {
@@ -110,8 +114,9 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data,
   if (!session.persistent) session.expires_at = kNow;
   session.last_seq = 1 + input.Byte();
   session.message_count = input.Byte() % (session.last_seq + 1);
-  session.state = ObjectOrEmpty(input.Until('\0'));
-  session.metadata = ObjectOrEmpty(input.Until('\0'));
+  // Stored rows hold what earlier writes were allowed to store.
+  session.state = ObjectOrEmpty(input.Until('\0'), ctx.max_state_bytes);
+  session.metadata = ObjectOrEmpty(input.Until('\0'), ctx.max_metadata_bytes);
   session.created_at = session.updated_at = kNow - std::chrono::hours(1);
   Message message;
   message.id = std::string(kMessage);
@@ -129,7 +134,10 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data,
   const Session* current_session = flags & 8 ? nullptr : &session;
   const Message* current_message = flags & 16 ? nullptr : &message;
 
-  // The write, with inputs as the service validates them.
+  // The write, with inputs as the service validates them (SessionService
+  // checks contents and deltas against max_content_bytes before it builds
+  // the mutation; a delta is checked again with the streamed text by
+  // Prepare).
   std::shared_ptr<const Mutation> mutation;
   const std::string text(input.Until('\0'));
   const std::string json_text = ObjectOrEmpty(input.Until('\0'));
@@ -167,7 +175,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data,
       Message draft;
       draft.id = "01a24600-0000-7000-8000-000000000003";
       draft.role = static_cast<Role>(flags % 4);
-      if (!Utf8Within(text, 1 << 20)) return 0;
+      if (!Utf8Within(text, ctx.max_content_bytes)) return 0;
       draft.content = text;
       draft.metadata = json_text;
       draft.status =
@@ -179,14 +187,14 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data,
       break;
     }
     case 3:
-      if (!Utf8Within(text, 1 << 20)) return 0;
+      if (!Utf8Within(text, ctx.max_content_bytes)) return 0;
       mutation = core::AppendDelta(ctx, std::string(kSession),
                                    std::string(kMessage), text);
       break;
     case 4: {
       std::optional<std::string> content;
       if (flags & 32) {
-        if (!Utf8Within(text, 1 << 20)) return 0;
+        if (!Utf8Within(text, ctx.max_content_bytes)) return 0;
         content = text;
       }
       std::optional<core::TokenCount> precount;

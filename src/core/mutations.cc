@@ -84,8 +84,11 @@ class SessionWrite : public Mutation {
 
 class CreateSessionMutation final : public Mutation {
  public:
-  CreateSessionMutation(std::chrono::seconds ttl, Session row)
-      : ttl_(ttl), row_(std::move(row)) {}
+  CreateSessionMutation(const WriteContext& ctx, Session row)
+      : ttl_(ctx.ephemeral_ttl),
+        max_state_bytes_(ctx.max_state_bytes),
+        max_metadata_bytes_(ctx.max_metadata_bytes),
+        row_(std::move(row)) {}
   const std::string& session_id() const override { return row_.id; }
   const std::string& message_id() const override { return kNoMessage; }
 
@@ -93,6 +96,17 @@ class CreateSessionMutation final : public Mutation {
                              Timestamp now) const override {
     if (session != nullptr) {
       return Status::AlreadyExists("session " + row_.id + " already exists");
+    }
+    // The same bounds a patch keeps (UpdateSession): a session never starts
+    // with more state or metadata than a patch could leave it with.
+    if (row_.state.size() > max_state_bytes_) {
+      return Status::Unprocessable("state: longer than " +
+                                   std::to_string(max_state_bytes_) + " bytes");
+    }
+    if (row_.metadata.size() > max_metadata_bytes_) {
+      return Status::Unprocessable("metadata: longer than " +
+                                   std::to_string(max_metadata_bytes_) +
+                                   " bytes");
     }
     WriteBatch batch;
     batch.creates_session = true;
@@ -115,6 +129,8 @@ class CreateSessionMutation final : public Mutation {
 
  private:
   const std::chrono::seconds ttl_;
+  const std::size_t max_state_bytes_;
+  const std::size_t max_metadata_bytes_;
   const Session row_;
 };
 
@@ -313,8 +329,7 @@ bool IsValidAppEventType(std::string_view type) {
 
 std::shared_ptr<const Mutation> CreateSession(const WriteContext& ctx,
                                               Session row) {
-  return std::make_shared<CreateSessionMutation>(ctx.ephemeral_ttl,
-                                                 std::move(row));
+  return std::make_shared<CreateSessionMutation>(ctx, std::move(row));
 }
 
 std::shared_ptr<const Mutation> UpdateSession(WriteContext ctx,

@@ -28,32 +28,49 @@ Status Invalid(std::string why) {
   return Status::InvalidArgument(std::move(why));
 }
 
-// Decodes the first (header) segment and checks that it names HS256. libjwt
-// 1.10 picks the algorithm from the header, so refusing every other alg here
-// is what stops `alg: none` and algorithm confusion.
-Status CheckHeaderAlgorithm(std::string_view token) {
-  const std::size_t dot = token.find('.');
-  if (dot == std::string_view::npos || dot == 0) {
-    return Invalid("token is not a JWT");
-  }
-  const std::string_view encoded = token.substr(0, dot);
-  std::string header(encoded.size(), '\0');
+// Decodes one base64url segment of a token and parses it, strictly, as a
+// JSON object. Both segments go through here before libjwt sees the token:
+// libjwt 1.10 hands each segment to jansson as a C string, which stops at
+// the first NUL, so `{"sub":"u","exp":…}\0<anything>` would otherwise
+// verify as its prefix (found by fuzz/jwt_verify_fuzz.cc; the input is in
+// fuzz/crashes/jwt_verify/).
+Result<json::object> DecodeSegment(std::string_view encoded,
+                                   std::string_view what) {
+  std::string decoded(encoded.size(), '\0');
   std::size_t len = 0;
-  if (sodium_base642bin(reinterpret_cast<unsigned char*>(header.data()),
-                        header.size(), encoded.data(), encoded.size(), nullptr,
+  if (sodium_base642bin(reinterpret_cast<unsigned char*>(decoded.data()),
+                        decoded.size(), encoded.data(), encoded.size(), nullptr,
                         &len, nullptr,
                         sodium_base64_VARIANT_URLSAFE_NO_PADDING) != 0) {
-    return Invalid("token header is not base64url");
+    return Invalid("token " + std::string(what) + " is not base64url");
   }
-  header.resize(len);
+  decoded.resize(len);
   boost::system::error_code ec;
-  const json::value value = json::parse(header, ec);
-  if (ec || !value.is_object()) return Invalid("token header is not JSON");
-  const json::value* alg = value.get_object().if_contains("alg");
+  json::value value = json::parse(decoded, ec);
+  if (ec || !value.is_object()) {
+    return Invalid("token " + std::string(what) + " is not a JSON object");
+  }
+  return std::move(value.get_object());
+}
+
+// Checks that the header names HS256 and that the claims are one JSON
+// object. libjwt 1.10 picks the algorithm from the header, so refusing every
+// other alg here is what stops `alg: none` and algorithm confusion.
+Status CheckSegments(std::string_view token) {
+  const std::size_t dot = token.find('.');
+  const std::size_t second =
+      dot == std::string_view::npos ? dot : token.find('.', dot + 1);
+  if (dot == 0 || second == std::string_view::npos) {
+    return Invalid("token is not a JWT");
+  }
+  CHATSTORE_ASSIGN_OR_RETURN(const json::object header,
+                             DecodeSegment(token.substr(0, dot), "header"));
+  const json::value* alg = header.if_contains("alg");
   if (alg == nullptr || !alg->is_string() || alg->get_string() != "HS256") {
     return Invalid("token algorithm is not HS256");
   }
-  return Status::Ok();
+  return DecodeSegment(token.substr(dot + 1, second - dot - 1), "claims")
+      .status();
 }
 
 // A NumericDate claim (RFC 7519: seconds, possibly fractional).
@@ -99,7 +116,14 @@ Result<Principal> TokenAuthority::Verify(std::string_view token,
                                          Timestamp now) const {
   if (token.empty()) return Invalid("no token");
   if (token.size() > 8192) return Invalid("token too long");
-  CHATSTORE_RETURN_IF_ERROR(CheckHeaderAlgorithm(token));
+  // Only base64url and the dots: libjwt reads the token as a C string, so a
+  // NUL (an `access_token=…%00…` query) would hide what follows it.
+  if (token.find_first_not_of("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrs"
+                              "tuvwxyz0123456789-_.") !=
+      std::string_view::npos) {
+    return Invalid("token has characters outside base64url");
+  }
+  CHATSTORE_RETURN_IF_ERROR(CheckSegments(token));
 
   const std::string token_text(token);
   jwt_t* raw = nullptr;

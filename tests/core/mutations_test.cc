@@ -68,6 +68,23 @@ TEST(CreateSessionTest, RefusesExistingId) {
   EXPECT_EQ(r.status().code(), Status::Code::kAlreadyExists);
 }
 
+// Found by fuzz/mutation_prepare_fuzz.cc: a new session could start with
+// more state than any patch may leave (max_state_bytes).
+TEST(CreateSessionTest, StateAndMetadataWithinTheLimits) {
+  Session row = NewRow();
+  row.state = R"({"k":")" + std::string(64, 'x') + R"("})";
+  auto r = CreateSession(Ctx(), row)->Prepare(nullptr, nullptr, kT0);
+  EXPECT_EQ(r.status().code(), Status::Code::kUnprocessable);
+  row.state = R"({"k":"x"})";
+  WriteContext ctx = Ctx();
+  ctx.max_metadata_bytes = 8;
+  row.metadata = R"({"k":"xxxxx"})";
+  r = CreateSession(ctx, row)->Prepare(nullptr, nullptr, kT0);
+  EXPECT_EQ(r.status().code(), Status::Code::kUnprocessable);
+  row.metadata = "{}";
+  EXPECT_TRUE(CreateSession(ctx, row)->Prepare(nullptr, nullptr, kT0).ok());
+}
+
 TEST(SessionWriteTest, MissingOrForeignSessionIsNotFound) {
   Session s = Created();
   Message draft;
