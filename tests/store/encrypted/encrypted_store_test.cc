@@ -24,6 +24,7 @@
 #include "support/postgres_server.h"
 #include "support/redis_inspector.h"
 #include "support/redis_server.h"
+#include "support/store_tampering.h"
 #include "support/temp_dir.h"
 
 namespace chatstore {
@@ -33,6 +34,7 @@ using conformance::AllBackends;
 using conformance::BackendInstance;
 using conformance::BackendName;
 using conformance::BackendParam;
+using testing::OverwriteContent;
 
 constexpr char kKeyA[] =
     "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f";
@@ -61,38 +63,6 @@ std::string ReadFile(const std::string& path) {
   out << in.rdbuf();
   return out.str();
 }
-
-// Writes one message row through the raw backend, bypassing the decorator:
-// how an attacker with write access to storage would tamper or move values.
-class OverwriteContent final : public Mutation {
- public:
-  OverwriteContent(std::string session_id, std::string message_id,
-                   std::string content)
-      : session_id_(std::move(session_id)),
-        message_id_(std::move(message_id)),
-        content_(std::move(content)) {}
-  const std::string& session_id() const override { return session_id_; }
-  const std::string& message_id() const override { return message_id_; }
-  Result<WriteBatch> Prepare(const Session* session, const Message* message,
-                             Timestamp now) const override {
-    if (session == nullptr || message == nullptr) {
-      return Status::NotFound("no such message");
-    }
-    WriteBatch batch;
-    batch.session = *session;
-    batch.session.last_seq += 1;
-    MessageWrite write{*message, false};
-    write.row.content = content_;
-    batch.messages.push_back(std::move(write));
-    batch.events.push_back(Event{session_id_, batch.session.last_seq,
-                                 "test.overwrite", R"({"enc":"v1:a:AAAA"})",
-                                 now});
-    return batch;
-  }
-
- private:
-  std::string session_id_, message_id_, content_;
-};
 
 class EncryptedStoreTest : public ::testing::TestWithParam<BackendParam> {
  protected:
