@@ -267,7 +267,15 @@ Result<PreferencesScanPage> EncryptedStore::ScanPreferences(
 
 Status EncryptedStore::Ping() { return inner_->Ping(); }
 
-Result<StoreStats> EncryptedStore::Stats() { return inner_->Stats(); }
+Result<StoreStats> EncryptedStore::Stats() {
+  CHATSTORE_ASSIGN_OR_RETURN(StoreStats stats, inner_->Stats());
+  // The key check is the decorator's own row, not the users' data.
+  if (inner_->GetSession(kKeyCheckSessionId).ok()) {
+    stats.sessions -= 1;
+    stats.events -= 1;
+  }
+  return stats;
+}
 
 }  // namespace encrypted
 
