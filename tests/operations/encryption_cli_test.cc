@@ -27,18 +27,6 @@ constexpr char kKeyOld[] =
 constexpr char kKeyNew[] =
     "new f0e0d0c0b0a090807060504030201000ffeeddccbbaa99887766554433221100\n";
 
-std::string AllBytesUnder(const std::string& dir) {
-  std::string out;
-  for (const auto& f : std::filesystem::recursive_directory_iterator(dir)) {
-    if (!f.is_regular_file()) continue;
-    std::ifstream in(f.path(), std::ios::binary);
-    std::ostringstream bytes;
-    bytes << in.rdbuf();
-    out += bytes.str();
-  }
-  return out;
-}
-
 // An export without its exported_at (the one field two exports of the same
 // data differ in).
 std::string Content(const std::string& exported) {

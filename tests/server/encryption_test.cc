@@ -32,19 +32,6 @@ std::string WriteKeyFile(const TempDir& dir, const std::string& name,
   return path;
 }
 
-// Every byte of every file under `dir`.
-std::string AllBytesUnder(const std::string& dir) {
-  std::string out;
-  for (const auto& f : std::filesystem::recursive_directory_iterator(dir)) {
-    if (!f.is_regular_file()) continue;
-    std::ifstream in(f.path(), std::ios::binary);
-    std::ostringstream bytes;
-    bytes << in.rdbuf();
-    out += bytes.str();
-  }
-  return out;
-}
-
 std::string ReadLog(const ServerProcess& server) {
   std::ifstream in(server.log_path());
   std::ostringstream out;

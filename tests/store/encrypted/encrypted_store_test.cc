@@ -57,13 +57,6 @@ std::shared_ptr<const EncryptionKeys> Keys(const testing::TempDir& dir,
   return Must(LoadEncryptionKeyFile(path));
 }
 
-std::string ReadFile(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::ostringstream out;
-  out << in.rdbuf();
-  return out.str();
-}
-
 class EncryptedStoreTest : public ::testing::TestWithParam<BackendParam> {
  protected:
   void SetUp() override {
@@ -96,16 +89,12 @@ class EncryptedStoreTest : public ::testing::TestWithParam<BackendParam> {
     if (backend() == "Sqlite") {
       const std::string path =
           instance_->uri().substr(std::string("sqlite://").size());
-      std::string bytes;
+      const std::string dir =
+          std::filesystem::path(path).parent_path().string();
       // Before and after the WAL is folded into the main file.
-      for (int pass = 0; pass < 2; ++pass) {
-        for (const auto& f : std::filesystem::directory_iterator(
-                 std::filesystem::path(path).parent_path())) {
-          bytes += ReadFile(f.path().string());
-        }
-        EXPECT_TRUE(CheckpointSqliteStore(*inner_).ok());
-      }
-      return bytes;
+      std::string bytes = testing::AllBytesUnder(dir);
+      EXPECT_TRUE(CheckpointSqliteStore(*inner_).ok());
+      return bytes + testing::AllBytesUnder(dir);
     }
     if (backend() == "Redis") {
       return testing::RedisInspector(testing::SharedRedisServer().port())
