@@ -8,6 +8,8 @@ namespace chatstore::encrypted {
 namespace {
 
 constexpr std::string_view kVersion = "v1:";
+// The SQLite and PostgreSQL schemas (migration 3) leave content with this
+// prefix out of their search index: change them with it.
 constexpr std::string_view kContentPrefix = "csenc:";
 constexpr std::string_view kEventPrefix = "{\"enc\":\"";
 constexpr std::string_view kEventSuffix = "\"}";

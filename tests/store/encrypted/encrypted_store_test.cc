@@ -6,6 +6,7 @@
 #include "store/encrypted/encrypted_store.h"
 
 #include <gtest/gtest.h>
+#include <sqlite3.h>
 #include <sys/stat.h>
 
 #include <filesystem>
@@ -111,6 +112,37 @@ class EncryptedStoreTest : public ::testing::TestWithParam<BackendParam> {
     return "";
   }
 
+  // How many messages the backend's full-text index holds (0 where it
+  // has no index of text: memory, redis).
+  int IndexedMessages() {
+    if (backend() == "Sqlite") {
+      const std::string path =
+          instance_->uri().substr(std::string("sqlite://").size());
+      sqlite3* db = nullptr;
+      EXPECT_EQ(
+          sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READONLY, nullptr),
+          SQLITE_OK);
+      sqlite3_stmt* stmt = nullptr;
+      EXPECT_EQ(
+          sqlite3_prepare_v2(db, "SELECT count(*) FROM messages_fts_docsize",
+                             -1, &stmt, nullptr),
+          SQLITE_OK)
+          << sqlite3_errmsg(db);
+      const int n =
+          sqlite3_step(stmt) == SQLITE_ROW ? sqlite3_column_int(stmt, 0) : -1;
+      sqlite3_finalize(stmt);
+      sqlite3_close(db);
+      return n;
+    }
+    if (backend() == "Postgres") {
+      const std::string& uri = instance_->uri();
+      return std::stoi(testing::SharedPostgresServer().Query(
+          uri.substr(uri.rfind('/') + 1),
+          "SELECT count(*) FROM messages WHERE search_vector IS NOT NULL"));
+    }
+    return 0;
+  }
+
   // The inner store's view of a session: envelopes only.
   std::string InnerView(const std::string& sid) {
     std::string out;
@@ -191,6 +223,9 @@ TEST_P(EncryptedStoreTest, NothingStoredHoldsPlaintextAndReadsGiveItBack) {
     EXPECT_EQ(raw.find(marker), std::string::npos)
         << marker << " is stored in plaintext on " << backend();
   }
+  // The search index holds nothing of sealed content (SQLite's FTS5 table,
+  // PostgreSQL's search_vector; Redis's index holds message ids only).
+  EXPECT_EQ(IndexedMessages(), 0) << backend();
   if (backend() != "Memory") {
     // The dump did see the rows: the sealed content is in it.
     EXPECT_NE(stored.find(Must(inner_->GetMessage(sid, m1.id)).content),
