@@ -197,6 +197,15 @@ TEST_F(EncryptionTest, RefusesToStartWithAWrongKeyNoKeyOrAnOpenKeyFile) {
   ServerProcess again(std::move(options));
   ASSERT_TRUE(again.ok());
   EXPECT_EQ(again.Stop(SIGTERM), 0);
+  // So does the config file.
+  const std::string config = keys_dir_.File("chatstored.conf");
+  std::ofstream(config) << "encryption-key-file = " << key_file_ << "\n";
+  ServerOptions from_file;
+  from_file.data_dir = dir_.path();
+  from_file.args = {"--config", config};
+  ServerProcess configured(std::move(from_file));
+  ASSERT_TRUE(configured.ok());
+  EXPECT_EQ(configured.Stop(SIGTERM), 0);
 }
 
 }  // namespace
