@@ -44,7 +44,12 @@ Result<std::shared_ptr<Store>> OpenCommandStore(std::string_view uri,
   }
   std::shared_ptr<const EncryptionKeys> keys;
   if (access == StoreAccess::kContent && !key_file.empty()) {
-    CHATSTORE_ASSIGN_OR_RETURN(keys, LoadEncryptionKeyFile(key_file));
+    Result<std::shared_ptr<const EncryptionKeys>> loaded =
+        LoadEncryptionKeyFile(key_file);
+    // A missing or unusable key file is a usage error (exit 2), not a
+    // missing user or session (exit 4).
+    if (!loaded.ok()) return Status::InvalidArgument(loaded.status().message());
+    keys = *loaded;
   }
   Result<std::shared_ptr<Store>> store =
       access == StoreAccess::kContent ? OpenStoreAtRest(uri, std::move(keys))

@@ -89,6 +89,12 @@ TEST_F(EncryptionCliTest, MigrateEncryptsRotatesAndDecrypts) {
   EXPECT_EQ(refused.exit_code, 2);
   EXPECT_NE(refused.err.find("--encryption-key-file"), std::string::npos)
       << refused.err;
+  CliResult no_file =
+      Run({"--store", Uri("enc"), "--encryption-key-file",
+           dir_.File("missing.keys"), "export", "--user", "alice"});
+  EXPECT_EQ(no_file.exit_code, 2);
+  EXPECT_NE(no_file.err.find("no encryption key file at"), std::string::npos)
+      << no_file.err;
   CliResult exported = Run({"--store", Uri("enc"), "--encryption-key-file",
                             old_keys, "export", "--user", "alice"});
   ASSERT_EQ(exported.exit_code, 0) << exported.err;
