@@ -10,6 +10,7 @@
 #include <benchmark/benchmark.h>
 #include <sqlite3.h>
 #include <stdlib.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -22,9 +23,11 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "chat_text.h"
+#include "chatstore/encryption.h"
 #include "chatstore/service.h"
 #include "chatstore/store.h"
 #include "latency.h"
@@ -42,6 +45,17 @@ const char* NetworkStoreUri(const std::string& kind) {
   return nullptr;
 }
 
+template <typename T>
+T Check(Result<T> r) {
+  if (!r.ok()) {
+    std::fprintf(stderr, "bench: %s\n", r.status().ToString().c_str());
+    std::abort();
+  }
+  return std::move(r).value();
+}
+
+constexpr std::string_view kEncryptedSuffix = "-encrypted";
+
 // A store and a service over it, created once per backend and kept for the
 // process so that benchmarks sharing it do not pay for setup.
 struct Backend {
@@ -57,11 +71,16 @@ Backend& GetBackend(const std::string& kind) {
   auto& b = backends[kind];
   if (!b) {
     b = std::make_unique<Backend>();
+    // "<kind>-encrypted": the same backend through encryption at rest.
+    const bool encrypted = kind.ends_with(kEncryptedSuffix);
+    const std::string base =
+        encrypted ? kind.substr(0, kind.size() - kEncryptedSuffix.size())
+                  : kind;
     std::string uri = "memory://";
-    if (kind == "sqlite") {
+    if (base == "sqlite") {
       b->dir = bench::TempDir();
       uri = "sqlite://" + b->dir + "/bench.db";
-    } else if (const char* server = NetworkStoreUri(kind)) {
+    } else if (const char* server = NetworkStoreUri(base)) {
       uri = server;
     }
     auto store = OpenStore(uri);
@@ -71,19 +90,22 @@ Backend& GetBackend(const std::string& kind) {
       std::abort();
     }
     b->store = *store;
+    if (encrypted) {
+      const std::string key_file = bench::TempDir() + "/keys";
+      std::FILE* f = std::fopen(key_file.c_str(), "w");
+      std::fputs(
+          "bench 000102030405060708090a0b0c0d0e0f"
+          "101112131415161718191a1b1c1d1e1f\n",
+          f);
+      std::fclose(f);
+      ::chmod(key_file.c_str(), 0600);
+      b->store =
+          Check(EncryptStore(b->store, Check(LoadEncryptionKeyFile(key_file))));
+    }
     b->service =
         std::make_unique<SessionService>(b->store, nullptr, ServiceOptions{});
   }
   return *b;
-}
-
-template <typename T>
-T Check(Result<T> r) {
-  if (!r.ok()) {
-    std::fprintf(stderr, "bench: %s\n", r.status().ToString().c_str());
-    std::abort();
-  }
-  return std::move(r).value();
 }
 
 std::string NewSession(SessionService& service, const std::string& user) {
@@ -247,7 +269,8 @@ void BM_PlainInsertPerTransaction(benchmark::State& state) {
 }
 
 void Register() {
-  std::vector<std::string> kinds = {"memory", "sqlite"};
+  std::vector<std::string> kinds = {"memory", "sqlite", "memory-encrypted",
+                                    "sqlite-encrypted"};
   for (const std::string network : {"redis", "postgres"}) {
     if (NetworkStoreUri(network) != nullptr) kinds.push_back(network);
   }
@@ -270,7 +293,10 @@ void Register() {
                                  BM_List50Of1000, kind);
     benchmark::RegisterBenchmark(("Replay100/" + kind).c_str(), BM_Replay100,
                                  kind);
-    benchmark::RegisterBenchmark(("Search/" + kind).c_str(), BM_Search, kind);
+    // An encrypted store refuses to search.
+    if (!kind.ends_with(kEncryptedSuffix)) {
+      benchmark::RegisterBenchmark(("Search/" + kind).c_str(), BM_Search, kind);
+    }
   }
   for (int threads : {1, 16}) {
     benchmark::RegisterBenchmark("PlainInsertPerTransaction/sqlite",

@@ -10,7 +10,7 @@ namespace chatstore::cli {
 namespace {
 
 int RunBackup(const CommonOptions& common, const std::string& to) {
-  Result<AuditedStore> opened = OpenAuditedStore(common);
+  Result<AuditedStore> opened = OpenAuditedStore(common, StoreAccess::kRaw);
   if (!opened.ok()) return Fail("backup", opened.status());
   CommandAudit& audit = opened->audit;
   Store& store = *opened->store;

@@ -7,6 +7,8 @@
 #include <filesystem>
 #include <iostream>
 
+#include "chatstore/encryption.h"
+
 namespace chatstore::cli {
 
 int ExitCodeFor(const Status& status) {
@@ -28,6 +30,8 @@ int Fail(std::string_view command, const Status& status) {
 }
 
 Result<std::shared_ptr<Store>> OpenCommandStore(std::string_view uri,
+                                                StoreAccess access,
+                                                const std::string& key_file,
                                                 bool create) {
   constexpr std::string_view kSqlite = "sqlite://";
   if (!create && uri.starts_with(kSqlite)) {
@@ -38,7 +42,18 @@ Result<std::shared_ptr<Store>> OpenCommandStore(std::string_view uri,
       return Status::NotFound("no SQLite store at " + std::string(path));
     }
   }
-  Result<std::shared_ptr<Store>> store = OpenStore(uri);
+  std::shared_ptr<const EncryptionKeys> keys;
+  if (access == StoreAccess::kContent && !key_file.empty()) {
+    Result<std::shared_ptr<const EncryptionKeys>> loaded =
+        LoadEncryptionKeyFile(key_file);
+    // A missing or unusable key file is a usage error (exit 2), not a
+    // missing user or session (exit 4).
+    if (!loaded.ok()) return Status::InvalidArgument(loaded.status().message());
+    keys = *loaded;
+  }
+  Result<std::shared_ptr<Store>> store =
+      access == StoreAccess::kContent ? OpenStoreAtRest(uri, std::move(keys))
+                                      : OpenStore(uri);
   if (!store.ok()) {
     return Status(store.status().code(), "cannot open store " +
                                              RedactStoreUri(uri) + ": " +
@@ -68,12 +83,14 @@ Status CommandAudit::Record(
   return log_->Record(record);
 }
 
-Result<AuditedStore> OpenAuditedStore(const CommonOptions& common) {
+Result<AuditedStore> OpenAuditedStore(const CommonOptions& common,
+                                      StoreAccess access) {
   CHATSTORE_ASSIGN_OR_RETURN(
       CommandAudit audit,
       CommandAudit::Open(common.audit_log, common.store_uri));
-  CHATSTORE_ASSIGN_OR_RETURN(std::shared_ptr<Store> store,
-                             OpenCommandStore(common.store_uri));
+  CHATSTORE_ASSIGN_OR_RETURN(
+      std::shared_ptr<Store> store,
+      OpenCommandStore(common.store_uri, access, common.encryption_key_file));
   return AuditedStore{std::move(audit), std::move(store)};
 }
 

@@ -37,14 +37,23 @@ int Fail(std::string_view command, const Status& status);
 struct CommonOptions {
   std::string store_uri = "sqlite://./data/chatstore.db";
   std::string audit_log;  // empty: DefaultAuditLogPath(store)
+  // The store's encryption key file (docs/encryption.md); empty: none.
+  std::string encryption_key_file;
 };
+
+// Whether a command reads what users wrote (and so needs the store's
+// encryption key when it is encrypted) or only the store's bytes and rows
+// (backup, stats, erase: they work on an encrypted store without the key).
+enum class StoreAccess { kContent, kRaw };
 
 // Opens a store for a command; the error names the URI (without password).
 // A sqlite:// file that does not exist is NotFound unless `create` (only a
 // migration's destination is created: a typo must not read as an empty
-// store).
-Result<std::shared_ptr<Store>> OpenCommandStore(std::string_view uri,
-                                                bool create = false);
+// store). For kContent: with `key_file` the store is opened encrypted (the
+// key checked against it), without one an encrypted store is refused.
+Result<std::shared_ptr<Store>> OpenCommandStore(
+    std::string_view uri, StoreAccess access = StoreAccess::kContent,
+    const std::string& key_file = "", bool create = false);
 
 // The audit log of one command run: opened before the command acts (a
 // command that cannot be audited does not run), one record per operation.
@@ -70,7 +79,8 @@ struct AuditedStore {
   CommandAudit audit;
   std::shared_ptr<Store> store;
 };
-Result<AuditedStore> OpenAuditedStore(const CommonOptions& common);
+Result<AuditedStore> OpenAuditedStore(const CommonOptions& common,
+                                      StoreAccess access);
 
 // "cli:<login name>" (the effective user), the audit log's `actor`.
 std::string CommandActor();

@@ -21,7 +21,7 @@ int RunErase(const CommonOptions& common, const EraseArgs& args) {
                              "erasing " + args.user_id +
                              " cannot be undone; add --yes to confirm"));
   }
-  Result<AuditedStore> opened = OpenAuditedStore(common);
+  Result<AuditedStore> opened = OpenAuditedStore(common, StoreAccess::kRaw);
   if (!opened.ok()) return Fail("erase", opened.status());
   CommandAudit& audit = opened->audit;
   Store& store = *opened->store;

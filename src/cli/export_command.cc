@@ -20,7 +20,7 @@ struct ExportArgs {
 };
 
 int RunExport(const CommonOptions& common, const ExportArgs& args) {
-  Result<AuditedStore> opened = OpenAuditedStore(common);
+  Result<AuditedStore> opened = OpenAuditedStore(common, StoreAccess::kContent);
   if (!opened.ok()) return Fail("export", opened.status());
   CommandAudit& audit = opened->audit;
   Store& store = *opened->store;

@@ -34,6 +34,11 @@ int main(int argc, char** argv) {
                  "<data dir>/audit.log, the data dir being the SQLite "
                  "file's directory or ./data")
       ->envname("CHATSTORE_AUDIT_LOG");
+  app.add_option("--encryption-key-file", common.encryption_key_file,
+                 "Key file of a store encrypted at rest (docs/encryption.md); "
+                 "export, sessions and migrate need it to read the store, "
+                 "backup, stats and erase do not")
+      ->envname("CHATSTORE_ENCRYPTION_KEY_FILE");
 
   int exit_code = kExitOk;
   AddExportCommand(app, common, &exit_code);

@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <iostream>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "chatstore/migration.h"
@@ -21,6 +22,10 @@ struct MigrateArgs {
   bool verify_only = false;
   std::int64_t max_sessions = 0;
   int page = 500;
+  // Encryption at rest of each side; unset: the common
+  // --encryption-key-file (empty: not encrypted).
+  std::optional<std::string> from_key_file;
+  std::optional<std::string> to_key_file;
 };
 
 // A one-line progress bar on stderr, redrawn at most ten times a second,
@@ -97,9 +102,15 @@ int RunMigrate(const CommonOptions& common, const MigrateArgs& args) {
   if (!audit.ok()) return Fail("migrate", audit.status());
   const std::string target =
       RedactStoreUri(args.from) + " -> " + RedactStoreUri(args.to);
-  Result<std::shared_ptr<Store>> from = OpenCommandStore(args.from);
+  Result<std::shared_ptr<Store>> from =
+      OpenCommandStore(args.from, StoreAccess::kContent,
+                       args.from_key_file.value_or(common.encryption_key_file));
   Result<std::shared_ptr<Store>> to =
-      from.ok() ? OpenCommandStore(args.to, /*create=*/true) : from;
+      from.ok() ? OpenCommandStore(
+                      args.to, StoreAccess::kContent,
+                      args.to_key_file.value_or(common.encryption_key_file),
+                      /*create=*/true)
+                : from;
   if (!to.ok()) {
     // Recorded too: an attempt on everyone's data is worth knowing of.
     const Status failed = to.status();
@@ -165,6 +176,13 @@ void AddMigrateCommand(CLI::App& app, CommonOptions& common, int* exit_code) {
       "it again after they stopped) for an exact copy");
   cmd->add_option("--from", args->from, "Source store URI")->required();
   cmd->add_option("--to", args->to, "Destination store URI")->required();
+  cmd->add_option("--from-encryption-key-file", args->from_key_file,
+                  "Key file of an encrypted source; \"\" for a source that "
+                  "is not encrypted (default: --encryption-key-file)");
+  cmd->add_option("--to-encryption-key-file", args->to_key_file,
+                  "Key file to encrypt the destination with (it then holds "
+                  "only sealed values); \"\" for a destination that is not "
+                  "encrypted (default: --encryption-key-file)");
   cmd->add_flag("--verify", args->verify,
                 "Afterwards compare every session's message and event counts "
                 "and checksum; exit 3 on any difference");

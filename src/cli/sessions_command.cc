@@ -67,7 +67,7 @@ int RunList(const CommonOptions& common, const ListArgs& args) {
                                         "' (active, running, completed, "
                                         "error, archived)"));
   }
-  Result<AuditedStore> opened = OpenAuditedStore(common);
+  Result<AuditedStore> opened = OpenAuditedStore(common, StoreAccess::kContent);
   if (!opened.ok()) return Fail("sessions list", opened.status());
   CommandAudit& audit = opened->audit;
   Store& store = *opened->store;
@@ -117,7 +117,7 @@ Status ShowSession(Store& store, const ShowArgs& args) {
 }
 
 int RunShow(const CommonOptions& common, const ShowArgs& args) {
-  Result<AuditedStore> opened = OpenAuditedStore(common);
+  Result<AuditedStore> opened = OpenAuditedStore(common, StoreAccess::kContent);
   if (!opened.ok()) return Fail("sessions show", opened.status());
   CommandAudit& audit = opened->audit;
   Store& store = *opened->store;

@@ -9,7 +9,8 @@ namespace chatstore::cli {
 namespace {
 
 int RunStats(const CommonOptions& common) {
-  Result<std::shared_ptr<Store>> store = OpenCommandStore(common.store_uri);
+  Result<std::shared_ptr<Store>> store =
+      OpenCommandStore(common.store_uri, StoreAccess::kRaw);
   if (!store.ok()) return Fail("stats", store.status());
   Result<StoreStats> stats = (*store)->Stats();
   if (!stats.ok()) return Fail("stats", stats.status());

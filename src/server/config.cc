@@ -148,6 +148,11 @@ CommandLine ParseCommandLine(int argc, const char* const* argv) {
                  "lines, appended; no message content); default "
                  "<data dir>/audit.log")
       ->envname("CHATSTORE_AUDIT_LOG");
+  app.add_option("--encryption-key-file", config.encryption_key_file,
+                 "Encrypt message content and event data at rest with the "
+                 "keys in this file (chmod 600; the first key encrypts, all "
+                 "decrypt); search is then disabled. See docs/encryption.md")
+      ->envname("CHATSTORE_ENCRYPTION_KEY_FILE");
   app.add_option("--policy", policy,
                  "Where new sessions live: auth (users persistent unless "
                  "they opt out, anonymous ephemeral), persist-all, "

@@ -38,6 +38,8 @@ struct ServerConfig {
   std::string store_uri = "sqlite://./data/chatstore.db";
   std::string ephemeral_store_uri = "memory://";
   std::string audit_log;  // empty: <data dir>/audit.log
+  // Encryption at rest (docs/encryption.md); empty: off.
+  std::string encryption_key_file;
   SessionPolicy policy = SessionPolicy::kAuth;
   NotifyMode notify = NotifyMode::kAuto;
   std::string jwt_secret;  // resolved from the env or the secret file

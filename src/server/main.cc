@@ -22,6 +22,7 @@
 #include "chatstore/audit_log.h"
 #include "chatstore/cache.h"
 #include "chatstore/change_notifier.h"
+#include "chatstore/encryption.h"
 #include "chatstore/service.h"
 #include "chatstore/store.h"
 #include "server/api.h"
@@ -122,7 +123,20 @@ int Run(ServerConfig config) {
         "bits of key");
   }
 
-  Result<std::shared_ptr<Store>> primary = OpenStore(config.store_uri);
+  std::shared_ptr<const EncryptionKeys> encryption_keys;
+  if (!config.encryption_key_file.empty()) {
+    Result<std::shared_ptr<const EncryptionKeys>> keys =
+        LoadEncryptionKeyFile(config.encryption_key_file);
+    if (!keys.ok()) {
+      std::cerr << "chatstored: " << keys.status().message() << "\n";
+      return 1;
+    }
+    encryption_keys = *keys;
+  }
+  // With keys both stores seal what they hold; without, an encrypted store
+  // is refused rather than served as ciphertext.
+  Result<std::shared_ptr<Store>> primary =
+      OpenStoreAtRest(config.store_uri, encryption_keys);
   if (!primary.ok()) {
     std::cerr << "chatstored: cannot open store " << config.store_uri << ": "
               << primary.status().ToString() << "\n";
@@ -131,7 +145,7 @@ int Run(ServerConfig config) {
   std::shared_ptr<Store> ephemeral;
   if (!config.ephemeral_store_uri.empty()) {
     Result<std::shared_ptr<Store>> opened =
-        OpenStore(config.ephemeral_store_uri);
+        OpenStoreAtRest(config.ephemeral_store_uri, encryption_keys);
     if (!opened.ok()) {
       std::cerr << "chatstored: cannot open ephemeral store "
                 << config.ephemeral_store_uri << ": "
@@ -263,9 +277,10 @@ int Run(ServerConfig config) {
   }
   spdlog::info(
       "listening on {} (store {}, ephemeral {}, policy {}, cache {}, "
-      "following other instances' writes: {})",
+      "following other instances' writes: {}, encrypted at rest: {})",
       base_url, config.store_uri, config.ephemeral_store_uri,
-      PolicyName(config.policy), cache_dir, follower ? "yes" : "no");
+      PolicyName(config.policy), cache_dir, follower ? "yes" : "no",
+      encryption_keys ? "yes" : "no");
 
   std::vector<std::thread> threads;
   for (unsigned i = 1; i < config.io_threads; ++i) {

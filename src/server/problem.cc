@@ -3,6 +3,7 @@
 #include <boost/json.hpp>
 #include <string>
 
+#include "chatstore/encryption.h"
 #include "tokens/utf8_replacement.h"
 
 namespace chatstore::server {
@@ -38,7 +39,8 @@ Problem ProblemFromStatus(const Status& status) {
   if (problem.status == http::status::service_unavailable) {
     problem.headers.emplace_back(http::field::retry_after, "1");
   }
-  if (problem.status == http::status::internal_server_error) {
+  if (problem.status == http::status::internal_server_error &&
+      !IsDecryptionFailure(status)) {
     // Internal details (file paths, SQL) are for the log, not the client.
     problem.detail = "internal error";
   }
@@ -76,12 +78,29 @@ std::string_view ProblemSlug(http::status status) {
   }
 }
 
+std::pair<std::string_view, std::string_view> ProblemTypeOf(
+    const Problem& problem) {
+  // Encryption at rest (docs/encryption.md): two problems an operator must
+  // recognise at a glance, not a bare 422 or 500. The decryption failure's
+  // detail names only the caller's own session: no path, key or data.
+  const std::string_view detail = problem.detail;
+  if (problem.status == http::status::unprocessable_entity &&
+      detail == kSearchDisabledMessage) {
+    return {"search-disabled", kSearchDisabledMessage};
+  }
+  if (problem.status == http::status::internal_server_error &&
+      detail.starts_with(kCannotDecryptMessage)) {
+    return {"cannot-decrypt", kCannotDecryptMessage};
+  }
+  return {ProblemSlug(problem.status), http::obsolete_reason(problem.status)};
+}
+
 HttpResponse RenderProblem(const Problem& problem, std::string_view request_id,
                            unsigned http_version, bool keep_alive) {
   boost::json::object body;
-  body["type"] =
-      "urn:chatstore:problem:" + std::string(ProblemSlug(problem.status));
-  body["title"] = std::string(http::obsolete_reason(problem.status));
+  const auto [slug, title] = ProblemTypeOf(problem);
+  body["type"] = "urn:chatstore:problem:" + std::string(slug);
+  body["title"] = std::string(title);
   body["status"] = static_cast<int>(problem.status);
   // Details quote client input (a session id from the path, a role): bytes
   // that are not UTF-8 would make the document invalid JSON.

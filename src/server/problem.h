@@ -31,6 +31,12 @@ Problem ProblemFromStatus(const Status& status);
 // "not-found", "unprocessable", ... : the end of the problem type URN.
 std::string_view ProblemSlug(http::status status);
 
+// The problem type's URN slug and title: ProblemSlug() and the reason
+// phrase, except for the problems of encryption at rest (search disabled,
+// cannot decrypt), which have their own.
+std::pair<std::string_view, std::string_view> ProblemTypeOf(
+    const Problem& problem);
+
 // Renders `problem` as a complete response with X-Request-Id set.
 HttpResponse RenderProblem(const Problem& problem, std::string_view request_id,
                            unsigned http_version, bool keep_alive);

@@ -34,6 +34,9 @@ struct BackendParam {
   // Test-name suffix: letters and digits only (GoogleTest's rule).
   std::string name;
   std::function<std::unique_ptr<BackendInstance>()> create;
+  // Wrapped in the encryption-at-rest decorator (EncryptStore()), which
+  // refuses Search: suites that take such instances say what they expect.
+  bool encrypted = false;
 };
 
 // GoogleTest prints a failing test's parameter with this.
@@ -96,6 +99,17 @@ inline std::vector<BackendParam> AllBackends() {
       {"Sqlite", [] { return std::make_unique<TempSqliteFile>(); }},
       {"Redis", [] { return std::make_unique<FlushedRedis>(); }},
       {"Postgres", [] { return std::make_unique<TempPostgresDatabase>(); }},
+  };
+}
+
+// Encryption at rest over the local backends: the conformance suite runs
+// against them too (docs/encryption.md).
+inline std::vector<BackendParam> EncryptedBackends() {
+  return {
+      {"EncryptedMemory",
+       [] { return std::make_unique<FixedUri>("memory://"); }, true},
+      {"EncryptedSqlite", [] { return std::make_unique<TempSqliteFile>(); },
+       true},
   };
 }
 

@@ -8,6 +8,8 @@
 
 #include <cstdlib>
 #include <filesystem>
+#include <fstream>
+#include <sstream>
 #include <stdexcept>
 #include <string>
 
@@ -48,6 +50,18 @@ int PickFreePort() {
   const int port = ntohs(addr.sin_port);
   close(fd);
   return port;
+}
+
+std::string AllBytesUnder(const std::string& dir) {
+  std::string out;
+  for (const auto& f : std::filesystem::recursive_directory_iterator(dir)) {
+    if (!f.is_regular_file()) continue;
+    std::ifstream in(f.path(), std::ios::binary);
+    std::ostringstream bytes;
+    bytes << in.rdbuf();
+    out += bytes.str();
+  }
+  return out;
 }
 
 }  // namespace chatstore::testing

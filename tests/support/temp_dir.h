@@ -23,6 +23,10 @@ class TempDir {
   std::string path_;
 };
 
+// Every byte of every regular file below `dir`, concatenated: for tests
+// that check what a program stored (no plaintext at rest, no trace left).
+std::string AllBytesUnder(const std::string& dir);
+
 // A TCP port on 127.0.0.1 that was free a moment ago (bind to port 0, read
 // it back, close). Servers that cannot take port 0 themselves (redis-server,
 // postgres) start on it and the caller retries with another on a clash.

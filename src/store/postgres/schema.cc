@@ -111,6 +111,27 @@ ALTER TABLE messages ADD COLUMN search_vector tsvector
   ) STORED;
 CREATE INDEX messages_search ON messages USING gin (search_vector);
 )sql"},
+
+    {3, "no search vector for content sealed at rest",
+     R"sql(
+-- Content sealed by encryption at rest (docs/encryption.md) starts with
+-- 'csenc:' and is ciphertext: its vector is NULL (not indexed), since an
+-- encrypted store refuses to search. Same words as migration 2 otherwise.
+-- The function keeps its identity, so the generated column uses the new
+-- body for every row written from now on. No row needs recomputing:
+-- encryption at rest arrived with this migration.
+CREATE OR REPLACE FUNCTION chatstore_search_vector(content text)
+RETURNS tsvector
+LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE AS $$
+  SELECT CASE WHEN left(content, 6) = 'csenc:' THEN NULL::tsvector ELSE (
+    SELECT array_to_tsvector(coalesce(array_agg(DISTINCT w), '{}'))
+    FROM regexp_split_to_table(
+           translate(content, 'ABCDEFGHIJKLMNOPQRSTUVWXYZ',
+                     'abcdefghijklmnopqrstuvwxyz'),
+           '[^0-9a-z\u0080-\U0010ffff]+') AS w
+    WHERE octet_length(w) BETWEEN 1 AND 2046) END
+$$;
+)sql"},
 };
 
 static_assert(std::size(kMigrations) == kSchemaVersion,
