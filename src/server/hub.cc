@@ -4,6 +4,7 @@
 #include <boost/asio/post.hpp>
 #include <boost/asio/redirect_error.hpp>
 #include <boost/asio/use_awaitable.hpp>
+#include <limits>
 #include <utility>
 
 #include "server/sse.h"
@@ -46,6 +47,9 @@ void Subscriber::NoteLogGrew(std::int64_t last_seq) {
   std::unique_lock lock(mu_);
   if (overflowed_ || closed_) return;
   if (last_seq > 0 && last_seq <= known_seq_) return;
+  noticed_seq_ = std::max(
+      noticed_seq_,
+      last_seq > 0 ? last_seq : std::numeric_limits<std::int64_t>::max());
   behind_ = true;
   ScheduleWake(lock);
 }
@@ -84,6 +88,13 @@ Subscriber::Pending Subscriber::TakePending() {
   pending.closed = closed_;
   pending.behind = std::exchange(behind_, false);
   return pending;
+}
+
+bool Subscriber::HoldsNoticedSeqs() {
+  std::lock_guard lock(mu_);
+  if (known_seq_ >= noticed_seq_) return true;
+  noticed_seq_ = 0;  // the caller reads the log, which covers them all
+  return false;
 }
 
 bool Subscriber::overflowed() {

@@ -52,6 +52,11 @@ class Subscriber : public std::enable_shared_from_this<Subscriber> {
   void NoteLogGrew(std::int64_t last_seq);
   // Executor only. The stream has sent everything up to `seq`.
   void NoteSent(std::int64_t seq);
+  // Whether every seq NoteLogGrew reported has since been queued or sent
+  // here: the notice was this process's own commit, seen by the follower
+  // before the Hub delivered it, and the stream need not read the log.
+  // When not, the notices are forgotten: the caller reads the log.
+  bool HoldsNoticedSeqs();
 
   struct Pending {
     std::vector<SseFrame> frames;
@@ -90,6 +95,9 @@ class Subscriber : public std::enable_shared_from_this<Subscriber> {
   bool behind_ = false;
   // The highest seq queued or sent: a change up to it needs no read.
   std::int64_t known_seq_ = 0;
+  // The highest seq NoteLogGrew reported (INT64_MAX: unknown, e.g. a
+  // deletion), compared with known_seq_ by HoldsNoticedSeqs().
+  std::int64_t noticed_seq_ = 0;
   bool wake_scheduled_ = false;
 };
 

@@ -237,11 +237,16 @@ asio::awaitable<void> SseStreamer::Run(beast::tcp_stream& stream,
   // The log may hold events this stream has not sent: a gap in the live
   // frames, or another process's write. Read it when next allowed to.
   bool behind = false;
+  // Another process's write was noticed: decide after notice_grace.
+  bool noticed = false;
   Clock::time_point catch_up_at = last_write;
   while (true) {
     Subscriber::Pending pending = subscriber->TakePending();
     if (pending.overflowed || pending.closed) co_return;
-    behind = behind || pending.behind;
+    if (pending.behind && !behind && !noticed) {
+      catch_up_at = std::max(catch_up_at, Clock::now() + options_.notice_grace);
+    }
+    noticed = noticed || pending.behind;
     const std::int64_t sent_before = last_sent;
     if (!pending.frames.empty()) {
       const WriteResult result =
@@ -251,6 +256,11 @@ asio::awaitable<void> SseStreamer::Run(beast::tcp_stream& stream,
       } else if (result != WriteResult::kContinue) {
         co_return;
       }
+    }
+    if (noticed && Clock::now() >= catch_up_at) {
+      // A notice of what has since arrived live needs no read of the log.
+      behind = behind || !subscriber->HoldsNoticedSeqs();
+      noticed = false;
     }
     if (behind && Clock::now() >= catch_up_at) {
       const WriteResult result = co_await CatchUp(stream, start, last_sent);
@@ -274,8 +284,9 @@ asio::awaitable<void> SseStreamer::Run(beast::tcp_stream& stream,
       last_write = Clock::now();
       continue;
     }
-    co_await subscriber->WaitUntil(behind ? std::min(keepalive_due, catch_up_at)
-                                          : keepalive_due);
+    co_await subscriber->WaitUntil(behind || noticed
+                                       ? std::min(keepalive_due, catch_up_at)
+                                       : keepalive_due);
   }
 }
 

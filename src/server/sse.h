@@ -40,6 +40,13 @@ struct SseOptions {
   // A stream that must read the log while the store is down keeps its
   // connection (keepalives go on) and tries again after this long.
   std::chrono::milliseconds catch_up_retry{1000};
+  // How long a stream waits after another process's write was noticed
+  // before it reads the log. The notifiers also report this process's own
+  // commits, sometimes before the Hub delivers them (the SQLite poll, a
+  // pub/sub echo); after the wait those are queued here and no read is
+  // needed. Without it every stream of a busy session would read (and hold)
+  // its own copy of a log page for a write it is about to receive anyway.
+  std::chrono::milliseconds notice_grace{25};
 };
 
 // Serves SSE streams. Thread-safe; one Run() per stream.

@@ -119,16 +119,14 @@ int StatusOf(const std::string& answer) {
 
 class HostileTest : public ServerTest {
  protected:
-  // One instance on its own SQLite file: --notify off. With the SQLite
-  // data_version follower on, the follower can see this process's own
-  // commit before the Hub delivers it, and each stream it marks behind then
-  // reads a page of the log for itself (an unshared copy per stream); with
-  // 50 never-reading streams that doubles the peak memory measured below.
-  // Known issue, noted on issue 4; multi_instance_test covers the follower.
+  // --notify stays at its default (auto: the SQLite data_version follower
+  // runs). It can see this process's own commits before the Hub delivers
+  // them; were every stream to read the log for such a notice, the 50
+  // never-reading streams below would each hold a page of it and the peak
+  // memory would double (SseOptions::notice_grace).
   std::vector<std::string> ServerArgs() override {
     return {"--rate-limit",     "0",       "--request-timeout-seconds", "2",
-            "--max-body-bytes", "4194304", "--sse-queue-events",        "256",
-            "--notify",         "off"};
+            "--max-body-bytes", "4194304", "--sse-queue-events",        "256"};
   }
 
   pid_t pid() { return server().pid(); }
@@ -195,7 +193,7 @@ TEST_F(HostileTest, SlowlorisIsCutOffWhileOthersAreServed) {
         --still_open;
       }
     }
-    EXPECT_LT(TimedHealthz(), milliseconds(2000));
+    EXPECT_LT(TimedHealthz(), milliseconds(2000 * kSanitizerSlowdown));
     ++probes;
     std::this_thread::sleep_for(milliseconds(100));
   }
@@ -211,7 +209,9 @@ TEST_F(HostileTest, SlowlorisIsCutOffWhileOthersAreServed) {
   slow.clear();
   EXPECT_TRUE(WaitForDescriptorsAtMost(baseline_fds + 2, seconds(10)))
       << OpenFileDescriptors(pid()) << " fds, baseline " << baseline_fds;
-  EXPECT_LT(ResidentBytes(pid()) - rss_before, 16 * kMiB);
+  if (!kUnderAddressSanitizer) {
+    EXPECT_LT(ResidentBytes(pid()) - rss_before, 16 * kMiB);
+  }
 }
 
 TEST_F(HostileTest, ThousandsOfConnectionsOpenedAndDropped) {
@@ -253,13 +253,16 @@ TEST_F(HostileTest, ThousandsOfConnectionsOpenedAndDropped) {
     });
   }
   // Others are served during the churn.
-  for (int i = 0; i < 10; ++i) EXPECT_LT(TimedHealthz(), milliseconds(2000));
+  for (int i = 0; i < 10; ++i)
+    EXPECT_LT(TimedHealthz(), milliseconds(2000 * kSanitizerSlowdown));
   for (std::thread& t : threads) t.join();
   EXPECT_EQ(failed_connects, 0);
-  EXPECT_EQ(TimedHealthz() < milliseconds(2000), true);
+  EXPECT_EQ(TimedHealthz() < milliseconds(2000 * kSanitizerSlowdown), true);
   EXPECT_TRUE(WaitForDescriptorsAtMost(baseline_fds + 2, seconds(15)))
       << OpenFileDescriptors(pid()) << " fds, baseline " << baseline_fds;
-  EXPECT_LT(ResidentBytes(pid()) - rss_before, 16 * kMiB);
+  if (!kUnderAddressSanitizer) {
+    EXPECT_LT(ResidentBytes(pid()) - rss_before, 16 * kMiB);
+  }
   EXPECT_EQ(MetricValue("chatstore_sse_open_streams"), 0);
 }
 
@@ -329,8 +332,10 @@ TEST_F(HostileTest, ClientsThatNeverReadAreCutWithBoundedMemory) {
   EXPECT_EQ(MetricValue("chatstore_sse_subscribers_dropped_total"), kHoarders);
   EXPECT_EQ(MetricValue("chatstore_sse_open_streams"), 1);
   // 40 MB flowed through; unbounded queues would have kept it all.
-  EXPECT_LT(peak - rss_before, 24 * kMiB)
-      << "peak " << peak / kMiB << " MiB, before " << rss_before / kMiB;
+  if (!kUnderAddressSanitizer) {
+    EXPECT_LT(peak - rss_before, 24 * kMiB)
+        << "peak " << peak / kMiB << " MiB, before " << rss_before / kMiB;
+  }
   std::printf("never-reading clients: RSS before %lld MiB, peak %lld MiB\n",
               static_cast<long long>(rss_before / kMiB),
               static_cast<long long>(peak / kMiB));
@@ -414,7 +419,7 @@ TEST_F(HostileTest, DeeplyNestedJsonIsRefused) {
                       R"({"type":"a.b","data":)" + ok + "}")
                 .status,
             201);
-  EXPECT_EQ(TimedHealthz() < milliseconds(2000), true);
+  EXPECT_EQ(TimedHealthz() < milliseconds(2000 * kSanitizerSlowdown), true);
 }
 
 TEST_F(HostileTest, InvalidUtf8Is400) {

@@ -16,6 +16,19 @@ std::int64_t PeakResidentBytes(pid_t pid);
 // Entries of /proc/<pid>/fd; -1 when the process is gone.
 int OpenFileDescriptors(pid_t pid);
 
+// Whether this test (and so the chatstored built beside it) runs under
+// AddressSanitizer. Its quarantine keeps freed memory resident and its
+// shadow memory grows with every allocation, so resident memory says
+// nothing about the server's own bounds there: memory bounds are asserted
+// in the normal build only. Its checks also slow every call, so time limits
+// of responsiveness checks get kSanitizerSlowdown times more.
+#if defined(__SANITIZE_ADDRESS__)
+inline constexpr bool kUnderAddressSanitizer = true;
+#else
+inline constexpr bool kUnderAddressSanitizer = false;
+#endif
+inline constexpr int kSanitizerSlowdown = kUnderAddressSanitizer ? 4 : 1;
+
 }  // namespace chatstore::testing
 
 #endif  // CHATSTORE_TESTS_SUPPORT_PROCESS_STATS_H_
