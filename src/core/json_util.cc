@@ -1,9 +1,115 @@
 #include "core/json_util.h"
 
+// basic_parser<Handler> is a template whose definition lives here.
 #include <algorithm>
+#include <boost/json/basic_parser_impl.hpp>
+#include <charconv>
 #include <string>
+#include <system_error>
 
 namespace chatstore::json {
+namespace {
+
+// The handler boost::json::parser uses (a value_stack fed by each event),
+// with doubles re-converted from their text. basic_parser hands a number's
+// text over in parts when it spans input buffers; ParseExact gives it the
+// whole input at once, but the parts are collected all the same.
+class ExactNumberHandler {
+ public:
+  static constexpr std::size_t max_object_size =
+      boost::json::object::max_size();
+  static constexpr std::size_t max_array_size = boost::json::array::max_size();
+  static constexpr std::size_t max_key_size = boost::json::string::max_size();
+  static constexpr std::size_t max_string_size =
+      boost::json::string::max_size();
+
+  using ec_t = boost::system::error_code;
+  using sv_t = boost::json::string_view;
+
+  boost::json::value_stack stack;
+
+  bool on_document_begin(ec_t&) { return true; }
+  bool on_document_end(ec_t&) { return true; }
+  bool on_object_begin(ec_t&) { return true; }
+  bool on_object_end(std::size_t n, ec_t&) {
+    stack.push_object(n);
+    return true;
+  }
+  bool on_array_begin(ec_t&) { return true; }
+  bool on_array_end(std::size_t n, ec_t&) {
+    stack.push_array(n);
+    return true;
+  }
+  bool on_key_part(sv_t s, std::size_t, ec_t&) {
+    stack.push_chars(s);
+    return true;
+  }
+  bool on_key(sv_t s, std::size_t, ec_t&) {
+    stack.push_key(s);
+    return true;
+  }
+  bool on_string_part(sv_t s, std::size_t, ec_t&) {
+    stack.push_chars(s);
+    return true;
+  }
+  bool on_string(sv_t s, std::size_t, ec_t&) {
+    stack.push_string(s);
+    return true;
+  }
+  bool on_number_part(sv_t s, ec_t&) {
+    number_.append(s.data(), s.size());
+    return true;
+  }
+  bool on_int64(std::int64_t i, sv_t, ec_t&) {
+    number_.clear();
+    stack.push_int64(i);
+    return true;
+  }
+  bool on_uint64(std::uint64_t u, sv_t, ec_t&) {
+    number_.clear();
+    stack.push_uint64(u);
+    return true;
+  }
+  bool on_double(double d, sv_t s, ec_t&) {
+    std::string_view text(s.data(), s.size());
+    if (!number_.empty()) text = number_.append(s.data(), s.size());
+    double exact = 0;
+    const auto [end, err] =
+        std::from_chars(text.data(), text.data() + text.size(), exact);
+    // Out of range (1e400) keeps Boost's value, as it would without us.
+    if (err == std::errc() && end == text.data() + text.size()) d = exact;
+    number_.clear();
+    stack.push_double(d);
+    return true;
+  }
+  bool on_bool(bool b, ec_t&) {
+    stack.push_bool(b);
+    return true;
+  }
+  bool on_null(ec_t&) {
+    stack.push_null();
+    return true;
+  }
+  bool on_comment_part(sv_t, ec_t&) { return true; }
+  bool on_comment(sv_t, ec_t&) { return true; }
+
+ private:
+  std::string number_;
+};
+
+}  // namespace
+
+boost::json::value ParseExact(std::string_view text,
+                              boost::system::error_code& ec,
+                              const boost::json::parse_options& options) {
+  boost::json::basic_parser<ExactNumberHandler> parser(options);
+  parser.handler().stack.reset();
+  const std::size_t used =
+      parser.write_some(false, text.data(), text.size(), ec);
+  if (!ec && used < text.size()) ec = boost::json::error::extra_data;
+  if (ec) return nullptr;
+  return parser.handler().stack.release();
+}
 
 Result<boost::json::value> Parse(std::string_view text, std::size_t max_depth,
                                  std::string_view field) {
@@ -12,7 +118,7 @@ Result<boost::json::value> Parse(std::string_view text, std::size_t max_depth,
   // from "not JSON" below; Boost.JSON refuses invalid UTF-8 by default.
   opts.max_depth = max_depth + 1;
   boost::system::error_code ec;
-  boost::json::value v = boost::json::parse(text, ec, {}, opts);
+  boost::json::value v = ParseExact(text, ec, opts);
   if (ec == boost::json::error::too_deep) {
     return Status::Unprocessable(std::string(field) + ": nested deeper than " +
                                  std::to_string(max_depth) + " levels");

@@ -12,6 +12,15 @@
 
 namespace chatstore::json {
 
+// Parses `text` like boost::json::parse, except that every number with a
+// fraction or exponent is converted with std::from_chars, which rounds
+// correctly: Boost.JSON 1.81's own conversion is off by one ulp for some
+// inputs, so a stored number would change on its first write/read cycle.
+// Every JSON chatstore keeps or compares is parsed with this.
+boost::json::value ParseExact(std::string_view text,
+                              boost::system::error_code& ec,
+                              const boost::json::parse_options& options = {});
+
 // Parses `text` as one JSON value no deeper than `max_depth`.
 // InvalidArgument naming `field` when it is not JSON (or not valid UTF-8);
 // Unprocessable when it is nested too deeply.

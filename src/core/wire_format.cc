@@ -2,6 +2,7 @@
 
 #include <string>
 
+#include "core/json_util.h"
 #include "core/mutations.h"
 
 namespace chatstore::wire {
@@ -9,7 +10,7 @@ namespace {
 
 boost::json::value ParseStored(const std::string& text) {
   boost::system::error_code ec;
-  boost::json::value v = boost::json::parse(text, ec);
+  boost::json::value v = json::ParseExact(text, ec);
   // Stored JSON passed validation when written; an unreadable value means
   // the row was damaged outside chatstore. Show it as null, never crash.
   if (ec) return nullptr;
