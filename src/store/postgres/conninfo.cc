@@ -5,6 +5,8 @@
 #include <utility>
 #include <vector>
 
+#include "store/uri_query.h"
+
 namespace chatstore::postgres {
 namespace {
 
@@ -39,18 +41,9 @@ Result<ConnSettings> ParseUri(std::string_view uri) {
       q == std::string_view::npos ? std::string_view() : uri.substr(q + 1);
   std::vector<std::string_view> kept;
   std::vector<std::string_view> names;
-  while (!query.empty()) {
-    const std::size_t amp = query.find('&');
-    const std::string_view param = query.substr(0, amp);
-    query = amp == std::string_view::npos ? std::string_view()
-                                          : query.substr(amp + 1);
-    if (param.empty()) continue;
-    const std::size_t eq = param.find('=');
-    const std::string_view name = param.substr(0, eq);
-    if (name == kPoolSize) {
-      const std::string_view value = eq == std::string_view::npos
-                                         ? std::string_view()
-                                         : param.substr(eq + 1);
+  for (const UriParam& param : SplitUriQuery(query)) {
+    if (param.name == kPoolSize) {
+      const std::string_view value = param.value;
       std::size_t n = 0;
       const auto [end, ec] =
           std::from_chars(value.data(), value.data() + value.size(), n);
@@ -63,8 +56,8 @@ Result<ConnSettings> ParseUri(std::string_view uri) {
       out.pool_size = n;
       continue;
     }
-    kept.push_back(param);
-    names.push_back(name);
+    kept.push_back(param.text);
+    names.push_back(param.name);
   }
   out.conninfo = std::string(uri.substr(0, q));
   char sep = '?';

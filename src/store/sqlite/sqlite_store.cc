@@ -25,6 +25,7 @@
 #include "store/sqlite/row_writer.h"
 #include "store/sqlite/schema.h"
 #include "store/sqlite/sqlite_db.h"
+#include "store/uri_query.h"
 
 namespace chatstore {
 namespace sqlite {
@@ -141,17 +142,9 @@ Result<SqliteUri> ParseSqliteUri(std::string_view rest) {
   }
   std::string_view query =
       q == std::string_view::npos ? std::string_view() : rest.substr(q + 1);
-  while (!query.empty()) {
-    const std::size_t amp = query.find('&');
-    const std::string_view param = query.substr(0, amp);
-    query = amp == std::string_view::npos ? std::string_view()
-                                          : query.substr(amp + 1);
-    if (param.empty()) continue;
-    const std::size_t eq = param.find('=');
-    const std::string_view key = param.substr(0, eq);
-    const std::string_view value = eq == std::string_view::npos
-                                       ? std::string_view()
-                                       : param.substr(eq + 1);
+  for (const UriParam& param : SplitUriQuery(query)) {
+    const std::string_view key = param.name;
+    const std::string_view value = param.value;
     if (key != "synchronous") {
       return Status::InvalidArgument("unknown sqlite:// URI parameter '" +
                                      std::string(key) +
