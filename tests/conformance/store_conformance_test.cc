@@ -1486,7 +1486,8 @@ TEST_P(StoreConformanceTest, EphemeralSessionsExpireAndAreSwept) {
   }
 
   Tick(1s);
-  const EraseCounts swept = Must(store().SweepExpired(Now(), 100));
+  const EraseCounts swept =
+      Must(store().SweepSessions({SweepRule::kExpired, Now(), 100})).counts;
   EXPECT_EQ(swept.sessions, 1);
   EXPECT_EQ(swept.messages, 1);
   EXPECT_EQ(swept.events, last.last_seq);
@@ -1507,9 +1508,15 @@ TEST_P(StoreConformanceTest, SweepExpiredHonoursLimitAndSparesLiveSessions) {
   const Session persistent = Create(user, true);
   Tick(kTtl / 2);  // the first five are due exactly now
 
-  EXPECT_EQ(Must(store().SweepExpired(Now(), 2)).sessions, 2);
-  EXPECT_EQ(Must(store().SweepExpired(Now(), 100)).sessions, 3);
-  EXPECT_EQ(Must(store().SweepExpired(Now(), 100)).sessions, 0);
+  EXPECT_EQ(Must(store().SweepSessions({SweepRule::kExpired, Now(), 2}))
+                .counts.sessions,
+            2);
+  EXPECT_EQ(Must(store().SweepSessions({SweepRule::kExpired, Now(), 100}))
+                .counts.sessions,
+            3);
+  EXPECT_EQ(Must(store().SweepSessions({SweepRule::kExpired, Now(), 100}))
+                .counts.sessions,
+            0);
   for (const Session& s : doomed) {
     EXPECT_EQ(CodeOf(store().GetSession(s.id)), "NotFound");
   }
@@ -2006,7 +2013,9 @@ TEST_P(StoreConformanceTest, MixedConcurrentLoadKeepsSessionsConsistent) {
             st = svc().DeleteSession(user, id).status();
             break;
           case 2:
-            st = store().SweepExpired(Now(), 10).status();
+            st = store()
+                     .SweepSessions({SweepRule::kExpired, Now(), 10})
+                     .status();
             break;
           case 3:
             st = svc().ListSessions(user, {}, {}, 5).status();

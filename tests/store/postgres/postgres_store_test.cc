@@ -383,10 +383,11 @@ TEST_F(PostgresStoreTest, ExpiredSessionsReadAsMissingAndAreSwept) {
   ExpectGapless(AllEvents(*store, row.id), 1);
 
   clock->Advance(61s);
-  Result<EraseCounts> swept = store->SweepExpired(clock->Now(), 100);
+  Result<SweepResult> swept =
+      store->SweepSessions({SweepRule::kExpired, clock->Now(), 100});
   ASSERT_TRUE(swept.ok()) << Why(swept);
-  EXPECT_EQ(swept->sessions, 1);
-  EXPECT_EQ(swept->events, 1);
+  EXPECT_EQ(swept->counts.sessions, 1);
+  EXPECT_EQ(swept->counts.events, 1);
   EXPECT_EQ(Query("SELECT count(*) FROM sessions"), "1");
   EXPECT_TRUE(store->GetSession(kept).ok());
 }

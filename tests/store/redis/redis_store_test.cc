@@ -362,11 +362,12 @@ TEST_F(RedisStoreTest, ExpiryFollowsTheInjectedClockAndSweepLeavesNoTrace) {
   EXPECT_TRUE(store->Search(user, "words", std::nullopt, 10)->hits.empty());
   EXPECT_FALSE(inspect_->Keys("cs:{" + s.id + "}:*").empty());
 
-  Result<EraseCounts> swept = store->SweepExpired(clock->Now(), 100);
+  Result<SweepResult> swept =
+      store->SweepSessions({SweepRule::kExpired, clock->Now(), 100});
   ASSERT_TRUE(swept.ok());
-  EXPECT_EQ(swept->sessions, 1);
-  EXPECT_EQ(swept->messages, 1);
-  EXPECT_EQ(swept->events, 2);
+  EXPECT_EQ(swept->counts.sessions, 1);
+  EXPECT_EQ(swept->counts.messages, 1);
+  EXPECT_EQ(swept->counts.events, 2);
   const std::string dump = inspect_->DumpAll();
   EXPECT_EQ(dump.find(s.id), std::string::npos) << dump;
 }

@@ -778,16 +778,16 @@ TEST(SqliteStoreTest, ErasuresCountWhatTheyRemove) {
                     .ok());
   }
   const Timestamp later = clock->Now() + 20ms;
-  auto swept = store.SweepExpired(later, 2);
+  auto swept = store.SweepSessions({SweepRule::kExpired, later, 2});
   ASSERT_TRUE(swept.ok()) << Why(swept);
-  EXPECT_EQ(swept->sessions, 2);
-  EXPECT_EQ(swept->events, 2);
-  swept = store.SweepExpired(later, 10);
+  EXPECT_EQ(swept->counts.sessions, 2);
+  EXPECT_EQ(swept->counts.events, 2);
+  swept = store.SweepSessions({SweepRule::kExpired, later, 10});
   ASSERT_TRUE(swept.ok()) << Why(swept);
-  EXPECT_EQ(swept->sessions, 1);
-  swept = store.SweepExpired(later, 10);
+  EXPECT_EQ(swept->counts.sessions, 1);
+  swept = store.SweepSessions({SweepRule::kExpired, later, 10});
   ASSERT_TRUE(swept.ok()) << Why(swept);
-  EXPECT_EQ(swept->sessions, 0);
+  EXPECT_EQ(swept->counts.sessions, 0);
   EXPECT_TRUE(store.GetSession("u2-a").ok());  // persistent: never swept
 }
 
