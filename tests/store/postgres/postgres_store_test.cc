@@ -237,6 +237,11 @@ TEST_F(PostgresStoreTest, UpgradesADatabaseAtMigrationOne) {
   EXPECT_EQ(Query("SELECT string_agg(version::text, ',' ORDER BY version)"
                   " FROM schema_migrations"),
             every_version);
+  // The sweeper's indexes came with the upgrade.
+  EXPECT_EQ(Query("SELECT string_agg(indexname, ',' ORDER BY indexname)"
+                  " FROM pg_indexes WHERE tablename = 'sessions' AND indexname"
+                  " IN ('sessions_by_activity', 'sessions_never_used')"),
+            "sessions_by_activity,sessions_never_used");
   Result<SearchPage> hits = store->Search("u-old", "zebra", std::nullopt, 10);
   ASSERT_TRUE(hits.ok()) << Why(hits);
   ASSERT_EQ(hits->hits.size(), 1u);

@@ -275,10 +275,31 @@ TEST(SqliteStoreTest, UpgradesAVersion1FileKeepingItsData) {
   ASSERT_EQ(hits->hits.size(), 1u);
   EXPECT_EQ(hits->hits[0].message_id, "m1");
   EXPECT_EQ(hits->hits[0].snippet, "ancient [pottery] question");
+  // The sweeper's indexes came with the upgrade, and its rules see the old
+  // rows (updated_at 3000 is not before a cutoff of 3000).
+  {
+    sqlite::Db raw = RawOpen(path);
+    auto indexes = raw.QueryText(
+        "SELECT group_concat(name, ',') FROM (SELECT name FROM sqlite_master "
+        "WHERE type = 'index' AND name IN ('sessions_by_activity', "
+        "'sessions_never_used') ORDER BY name)");
+    ASSERT_TRUE(indexes.ok()) << Why(indexes);
+    EXPECT_EQ(*indexes, "sessions_by_activity,sessions_never_used");
+  }
+  auto idle =
+      (*store)->SweepSessions({SweepRule::kInactive, FromMillis(3000), 10});
+  ASSERT_TRUE(idle.ok()) << Why(idle);
+  EXPECT_TRUE(idle->session_ids.empty());
   // And the upgraded file takes new writes.
   auto r = (*store)->ApplySync(std::make_shared<AppendTestEvent>("s1", 7));
   ASSERT_TRUE(r.ok()) << Why(r);
   EXPECT_EQ(r->events.back().seq, 4);
+  idle = (*store)->SweepSessions(
+      {SweepRule::kInactive, r->session.updated_at + std::chrono::days(1), 10});
+  ASSERT_TRUE(idle.ok()) << Why(idle);
+  EXPECT_EQ(idle->session_ids, std::vector<std::string>{"s1"});
+  EXPECT_EQ(idle->counts.messages, 2);
+  EXPECT_EQ(idle->counts.events, 4);
 }
 
 TEST(SqliteStoreTest, RefusesAFileFromANewerSchema) {
