@@ -25,7 +25,6 @@
 #include "chatstore/service.h"
 #include "chatstore/store.h"
 #include "conformance/backends.h"
-#include "store/encrypted/encryption_keys.h"
 
 namespace chatstore::conformance {
 namespace {
@@ -34,17 +33,6 @@ using namespace std::chrono_literals;
 
 const Timestamp kStart = FromMillis(1'800'000'000'000);
 constexpr std::chrono::seconds kTtl = 3600s;
-
-template <typename T>
-T Must(Result<T> r,
-       std::source_location loc = std::source_location::current()) {
-  if (!r.ok()) {
-    ADD_FAILURE_AT(loc.file_name(), static_cast<int>(loc.line()))
-        << r.status().ToString();
-    throw std::runtime_error(r.status().ToString());
-  }
-  return std::move(r).value();
-}
 
 std::set<std::string> AsSet(const std::vector<std::string>& ids) {
   return {ids.begin(), ids.end()};
@@ -55,22 +43,10 @@ class StoreSweepTest : public ::testing::TestWithParam<BackendParam> {
   void SetUp() override {
     instance_ = GetParam().create();
     clock_ = std::make_shared<ManualClock>(kStart);
-    StoreOptions options;
-    options.clock = clock_;
-    Result<std::shared_ptr<Store>> store = OpenStore(instance_->uri(), options);
+    Result<std::shared_ptr<Store>> store =
+        OpenBackendStore(GetParam(), *instance_, clock_);
     ASSERT_TRUE(store.ok()) << store.status().ToString();
     store_ = *store;
-    if (GetParam().encrypted) {
-      Result<std::shared_ptr<const EncryptionKeys>> keys =
-          EncryptionKeys::Parse(
-              "k 000102030405060708090a0b0c0d0e0f"
-              "101112131415161718191a1b1c1d1e1f",
-              "test keys");
-      ASSERT_TRUE(keys.ok()) << keys.status().ToString();
-      Result<std::shared_ptr<Store>> encrypted = EncryptStore(store_, *keys);
-      ASSERT_TRUE(encrypted.ok()) << encrypted.status().ToString();
-      store_ = *encrypted;
-    }
     ServiceOptions service_options;
     service_options.clock = clock_;
     service_options.ephemeral_ttl = kTtl;
