@@ -75,10 +75,13 @@ SweepRun Sweeper::RunOnce() {
     total.messages += swept->messages;
     total.events += swept->events;
   };
-  if (ephemeral_ && ephemeral_ != primary_) {
-    sweep(*ephemeral_, {SweepRule::kExpired, now, 0});
-  }
   for (const SweepRequest& rule : RetentionRules(options_.policy, now)) {
+    // Every session of the ephemeral store expires, so the inactive rule
+    // (persistent sessions only) would find nothing there.
+    if (ephemeral_ && ephemeral_ != primary_ &&
+        rule.rule != SweepRule::kInactive && !Stopping()) {
+      sweep(*ephemeral_, rule);
+    }
     if (Stopping()) break;
     sweep(*primary_, rule);
   }

@@ -55,9 +55,10 @@ class Sweeper {
   // call). Idempotent.
   void Stop();
 
-  // One run of every rule at the clock's now: the ephemeral store's
-  // expired sessions, then the primary store's expired, inactive and
-  // never-used ones. Reports to the metrics and the log. Thread-compatible:
+  // One run of every rule at the clock's now, rule by rule (expired,
+  // inactive, never used), on the ephemeral store (but for inactive, which
+  // never selects an ephemeral session) and the primary store. Reports to
+  // the metrics and the log. Thread-compatible:
   // the thread calls it; tests call it directly without Start().
   SweepRun RunOnce();
 

@@ -40,6 +40,7 @@ class SweeperTest : public ::testing::Test {
     ephemeral_ = *OpenStore("memory://", store_options);
     ServiceOptions options;
     options.clock = clock_;
+    options.ephemeral_ttl = std::chrono::days(7);
     service_ = std::make_unique<SessionService>(primary_, ephemeral_, options);
   }
 
@@ -85,13 +86,14 @@ class SweeperTest : public ::testing::Test {
 };
 
 TEST_F(SweeperTest, OneRunAppliesEveryRuleAndCountsInTheMetrics) {
-  const std::string ephemeral = Create(false, 1);  // TTL 24 h
+  const std::string ephemeral = Create(false, 1);  // TTL 7 days
   const std::string idle = Create(true, 1);
   const std::string unused = Create(true, 0);
   const std::string active = Create(true, 1);
   clock_->Advance(std::chrono::days(89));
   Say(active);
   const std::string recent_unused = Create(true, 0);
+  const std::string unused_ephemeral = Create(false, 0);  // not expired yet
   clock_->Advance(std::chrono::days(2));
   const std::string fresh_unused = Create(true, 0);
 
@@ -100,17 +102,18 @@ TEST_F(SweeperTest, OneRunAppliesEveryRuleAndCountsInTheMetrics) {
   EXPECT_FALSE(run.failed);
   EXPECT_EQ(run.by_rule[0].sessions, 1);  // expired
   EXPECT_EQ(run.by_rule[1].sessions, 2);  // inactive (unused is, too)
-  EXPECT_EQ(run.by_rule[2].sessions, 1);  // never used
+  EXPECT_EQ(run.by_rule[2].sessions, 2);  // never used, in both stores
   EXPECT_EQ(run.by_rule[1].messages, 1);
   EXPECT_EQ(std::set<std::string>(removed_.begin(), removed_.end()),
-            (std::set<std::string>{ephemeral, idle, unused, recent_unused}));
+            (std::set<std::string>{ephemeral, idle, unused, recent_unused,
+                                   unused_ephemeral}));
   EXPECT_TRUE(Exists(active));
   EXPECT_TRUE(Exists(fresh_unused));
   EXPECT_EQ(Metric("chatstore_sweeper_runs_total"), "1");
   EXPECT_EQ(Metric("chatstore_sweeper_errors_total"), "0");
   EXPECT_EQ(Metric("chatstore_swept_sessions_total{rule=\"expired\"}"), "1");
   EXPECT_EQ(Metric("chatstore_swept_sessions_total{rule=\"inactive\"}"), "2");
-  EXPECT_EQ(Metric("chatstore_swept_sessions_total{rule=\"never_used\"}"), "1");
+  EXPECT_EQ(Metric("chatstore_swept_sessions_total{rule=\"never_used\"}"), "2");
   EXPECT_NE(Metric("chatstore_sweeper_last_run_duration_seconds"), "");
 
   const SweepRun again = sweeper->RunOnce();

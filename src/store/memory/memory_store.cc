@@ -802,10 +802,13 @@ Result<SweepResult> MemoryStore::SweepSessions(const SweepRequest& request) {
   SweepResult result;
   if (request.limit <= 0) return result;
   const auto keep = static_cast<std::size_t>(request.limit);
-  using Candidate = std::pair<std::int64_t, std::shared_ptr<SessionEntry>>;
+  // (order time, id, entry): the id is copied under the entry's lock, since
+  // writers assign the whole session row.
+  using Candidate =
+      std::tuple<std::int64_t, std::string, std::shared_ptr<SessionEntry>>;
   auto older = [](const Candidate& a, const Candidate& b) {
-    return std::tie(a.first, a.second->session.id) <
-           std::tie(b.first, b.second->session.id);
+    return std::tie(std::get<0>(a), std::get<1>(a)) <
+           std::tie(std::get<0>(b), std::get<1>(b));
   };
   // A max-heap of the `keep` oldest candidates seen so far.
   std::vector<Candidate> heap;
@@ -826,7 +829,8 @@ Result<SweepResult> MemoryStore::SweepSessions(const SweepRequest& request) {
     for (std::shared_ptr<SessionEntry>& e : entries) {
       std::lock_guard lock(e->mu);
       if (e->erased || !SweepSelects(request, e->session)) continue;
-      Candidate c{SweepOrderMs(request.rule, e->session), std::move(e)};
+      Candidate c{SweepOrderMs(request.rule, e->session), e->session.id,
+                  std::move(e)};
       if (heap.size() == keep && !older(c, heap.front())) continue;
       heap.push_back(std::move(c));
       std::push_heap(heap.begin(), heap.end(), older);
@@ -838,7 +842,7 @@ Result<SweepResult> MemoryStore::SweepSessions(const SweepRequest& request) {
   }
   std::sort_heap(heap.begin(), heap.end(), older);
   for (const Candidate& c : heap) {
-    SessionEntry& e = *c.second;
+    SessionEntry& e = *std::get<2>(c);
     std::unique_lock lock(e.mu);
     // Checked again under the lock the writers take: a write since the
     // selection may have brought the session out of the rule.
