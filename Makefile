@@ -21,7 +21,7 @@ TSAN_BUILD ?= build-tsan
 # uninstrumented builds (TSan runs 5-15x slower with 5-10x the memory; they
 # ran without a TSan report, see docs/reliability.md, and keep their bounds
 # in make test). TSAN_EXCLUDE= runs them too.
-TSAN_TESTS ?= ^(conformance_test|sqlite_store_test|server_(sse|lifecycle|crash|hostile|soak)_test)$$
+TSAN_TESTS ?= ^(conformance_test|sqlite_store_test|server_(sse|lifecycle|crash|hostile|soak|sweeper)_test)$$
 TSAN_EXCLUDE ?= /(Redis|Postgres)( |$$)|HostileTest\.(ThousandsOfConnectionsOpenedAndDropped|OversizedBodiesAre413|ClientsThatNeverReadAreCutWithBoundedMemory)|SoakTest\.
 
 .PHONY: all deps build run test test-release test-asan test-tsan fuzz bench format format-check clean
@@ -74,7 +74,7 @@ $(TSAN_BUILD)/CMakeCache.txt:
 test-tsan: deps $(TSAN_BUILD)/CMakeCache.txt
 	cmake --build $(TSAN_BUILD) -j$(JOBS) --target chatstored conformance_test \
 	  sqlite_store_test server_sse_test server_lifecycle_test server_crash_test \
-	  server_hostile_test server_soak_test
+	  server_hostile_test server_soak_test server_sweeper_test
 	cd $(TSAN_BUILD) && TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1 suppressions=$(CURDIR)/tests/tsan.supp" \
 	  ctest --output-on-failure -j2 --timeout 900 -L '$(TSAN_TESTS)' -E '$(TSAN_EXCLUDE)'
 

@@ -98,6 +98,34 @@ struct PreferencesScanPage {
   std::string next_cursor;
 };
 
+// What the retention sweeper removes (docs/operations.md, "Retention").
+enum class SweepRule {
+  // Ephemeral sessions whose expires_at <= cutoff.
+  kExpired,
+  // Persistent sessions (no expires_at) with updated_at < cutoff: no
+  // activity since the cutoff.
+  kInactive,
+  // Sessions of any kind that never received a message
+  // (message_count == 0) and were created before the cutoff.
+  kNeverUsed,
+};
+// "expired", "inactive", "never_used": metric labels and CLI output.
+std::string_view ToString(SweepRule rule);
+
+struct SweepRequest {
+  SweepRule rule = SweepRule::kExpired;
+  Timestamp cutoff;
+  int limit = 0;
+};
+// Whether `request.rule` selects `session` at `request.cutoff` (the limit
+// aside): the one definition the backends without SQL check rows against.
+bool SweepSelects(const SweepRequest& request, const Session& session);
+
+struct SweepResult {
+  EraseCounts counts;
+  std::vector<std::string> session_ids;  // the sessions removed
+};
+
 // REQUIRES for every method: arguments within the service's limits (the
 // service validates before calling). All methods are thread-safe. Sessions
 // whose expires_at is at or before clock->Now() read as NotFound.
@@ -172,8 +200,14 @@ class Store {
   virtual Status PutPreferences(std::string_view user_id,
                                 const Preferences& prefs) = 0;
 
-  // Deletes up to `limit` sessions whose expires_at <= now; returns counts.
-  virtual Result<EraseCounts> SweepExpired(Timestamp now, int limit) = 0;
+  // Removes up to `request.limit` sessions that `request.rule` selects,
+  // oldest first, each exactly as DeleteSession() would (messages, events,
+  // search entries). The rule is checked again atomically with each delete:
+  // a session that a write brought back out of the rule (an append to an
+  // inactive or never-used session) between the selection and its delete
+  // stays. Sessions the rule selects but that are busy with a write may be
+  // left for the next call. A limit below 1 removes nothing.
+  virtual Result<SweepResult> SweepSessions(const SweepRequest& request) = 0;
 
   // ---- Whole-store scans and imports (migration, the chatstore CLI) ----
 

@@ -93,6 +93,7 @@ void AddExportCommand(CLI::App& app, CommonOptions& common, int* exit_code);
 void AddMigrateCommand(CLI::App& app, CommonOptions& common, int* exit_code);
 void AddSessionsCommand(CLI::App& app, CommonOptions& common, int* exit_code);
 void AddStatsCommand(CLI::App& app, CommonOptions& common, int* exit_code);
+void AddSweepCommand(CLI::App& app, CommonOptions& common, int* exit_code);
 
 }  // namespace chatstore::cli
 

@@ -1,6 +1,6 @@
 // chatstore: the operator's tool for a chatstore store — export, erase,
-// migrate, backup, stats, and reading sessions. Each command lives in its
-// own file (<name>_command.cc); docs/operations.md explains them.
+// migrate, backup, stats, sweep, and reading sessions. Each command lives in
+// its own file (<name>_command.cc); docs/operations.md explains them.
 #include <signal.h>
 
 #include <CLI/CLI.hpp>
@@ -37,7 +37,7 @@ int main(int argc, char** argv) {
   app.add_option("--encryption-key-file", common.encryption_key_file,
                  "Key file of a store encrypted at rest (docs/encryption.md); "
                  "export, sessions and migrate need it to read the store, "
-                 "backup, stats and erase do not")
+                 "backup, stats and erase do not; sweep needs it too")
       ->envname("CHATSTORE_ENCRYPTION_KEY_FILE");
 
   int exit_code = kExitOk;
@@ -47,6 +47,7 @@ int main(int argc, char** argv) {
   AddBackupCommand(app, common, &exit_code);
   AddStatsCommand(app, common, &exit_code);
   AddSessionsCommand(app, common, &exit_code);
+  AddSweepCommand(app, common, &exit_code);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

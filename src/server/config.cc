@@ -178,11 +178,34 @@ CommandLine ParseCommandLine(int argc, const char* const* argv) {
       ->check(CLI::PositiveNumber)
       ->capture_default_str();
   app.add_option("--retention-days", config.retention_days,
-                 "Delete persistent sessions inactive this many days (0 "
-                 "keeps forever). Accepted but not yet enforced: the store "
-                 "interface has no retention sweep yet")
+                 "Delete persistent sessions without activity (no write) "
+                 "for this many days (0 keeps forever)")
       ->envname("CHATSTORE_RETENTION_DAYS")
-      ->check(CLI::NonNegativeNumber)
+      ->check(CLI::Range(std::int64_t{0}, std::int64_t{36500}))
+      ->capture_default_str();
+  app.add_option("--never-used-grace-seconds", config.never_used_grace_seconds,
+                 "Delete sessions that never received a message this many "
+                 "seconds after their creation (0: never)")
+      ->envname("CHATSTORE_NEVER_USED_GRACE_SECONDS")
+      ->check(CLI::Range(std::int64_t{0}, std::int64_t{3153600000}))
+      ->capture_default_str();
+  app.add_option("--sweep-interval-seconds", config.sweep_interval_seconds,
+                 "Seconds between runs of the retention sweeper (expired, "
+                 "inactive and never-used sessions)")
+      ->envname("CHATSTORE_SWEEP_INTERVAL_SECONDS")
+      ->check(CLI::Range(std::int64_t{1}, std::int64_t{86400}))
+      ->capture_default_str();
+  app.add_option("--sweep-batch", config.sweep_batch,
+                 "Sessions the sweeper removes per store transaction; "
+                 "writers wait at most for one batch")
+      ->envname("CHATSTORE_SWEEP_BATCH")
+      ->check(CLI::Range(std::int64_t{1}, std::int64_t{100000}))
+      ->capture_default_str();
+  app.add_option("--sweep-max-per-run", config.sweep_max_per_run,
+                 "Sessions the sweeper removes per rule in one run at most; "
+                 "the rest waits for the next run")
+      ->envname("CHATSTORE_SWEEP_MAX_PER_RUN")
+      ->check(CLI::Range(std::int64_t{1}, std::int64_t{100000000}))
       ->capture_default_str();
   app.add_option("--keepalive-seconds", config.keepalive_seconds,
                  "Send an SSE `: keepalive` comment after this many silent "

@@ -47,6 +47,11 @@ struct ServerConfig {
   std::optional<std::string> jwt_audience;
   std::int64_t anonymous_ttl_seconds = 86400;
   std::int64_t retention_days = 90;
+  // The retention sweeper (sweeper.h): 0 grace never reaps unused sessions.
+  std::int64_t never_used_grace_seconds = 86400;
+  std::int64_t sweep_interval_seconds = 60;
+  std::int64_t sweep_batch = 500;
+  std::int64_t sweep_max_per_run = 100000;
   std::int64_t keepalive_seconds = 15;
   std::size_t max_body_bytes = 1 << 20;
   bool dev = false;

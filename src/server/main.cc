@@ -36,6 +36,7 @@
 #include "server/metrics.h"
 #include "server/rate_limiter.h"
 #include "server/sse.h"
+#include "server/sweeper.h"
 #include "server/worker_pool.h"
 
 namespace {
@@ -43,22 +44,6 @@ namespace {
 namespace asio = boost::asio;
 using namespace chatstore;
 using namespace chatstore::server;
-
-// Drops expired ephemeral sessions every minute (reads already hide them;
-// this frees their memory).
-asio::awaitable<void> SweepExpired(Store& store, WorkerPool& pool) {
-  asio::steady_timer timer(co_await asio::this_coro::executor);
-  while (true) {
-    timer.expires_after(std::chrono::minutes(1));
-    auto [ec] = co_await timer.async_wait(asio::as_tuple(asio::use_awaitable));
-    if (ec) co_return;
-    Result<EraseCounts> swept = co_await pool.Offload(
-        [&store] { return store.SweepExpired(SystemClock()->Now(), 1000); });
-    if (swept.ok() && swept->sessions > 0) {
-      spdlog::info("swept {} expired sessions", swept->sessions);
-    }
-  }
-}
 
 // Keeps the persistent cache tidy: removes expired entries every minute
 // (reads already hide them; this frees their space) and, at start and every
@@ -257,9 +242,21 @@ int Run(ServerConfig config) {
     server->Shutdown();
   });
   server->Start();
-  if (ephemeral) {
-    asio::co_spawn(*io, SweepExpired(*ephemeral, pool), asio::detached);
-  }
+  SweeperOptions sweeper_options;
+  sweeper_options.interval =
+      std::chrono::seconds(config.sweep_interval_seconds);
+  sweeper_options.policy.retention_days =
+      static_cast<int>(config.retention_days);
+  sweeper_options.policy.never_used_grace =
+      std::chrono::seconds(config.never_used_grace_seconds);
+  sweeper_options.limits.batch = static_cast<int>(config.sweep_batch);
+  sweeper_options.limits.max_total = config.sweep_max_per_run;
+  // A swept session's live streams end the way they do when another
+  // process deletes it: told the log changed, they read it, find the
+  // session gone and send session.deleted.
+  Sweeper sweeper(*primary, ephemeral, metrics, sweeper_options,
+                  [&hub](const std::string& id) { hub.NoteLogGrew(id, 0); });
+  sweeper.Start();
   asio::co_spawn(*io, MaintainCache(**cache, pool), asio::detached);
 
   const std::string host = config.listen_host.find(':') != std::string::npos
@@ -288,6 +285,8 @@ int Run(ServerConfig config) {
   }
   io->run();
   for (std::thread& t : threads) t.join();
+  // Before the stores close; a batch in progress finishes first.
+  sweeper.Stop();
 
   // In-flight service calls finish (their writes commit) before anything
   // they use goes away; then the I/O objects, then the service and stores

@@ -55,6 +55,17 @@ void Metrics::ObserveRequest(std::string_view method, std::string_view route,
   request_latency_[{std::string(method), std::string(route)}].Observe(seconds);
 }
 
+void Metrics::SweeperRan(const std::array<std::int64_t, 3>& swept_by_rule,
+                         bool failed, double seconds) {
+  std::lock_guard lock(mu_);
+  ++sweeper_runs_;
+  if (failed) ++sweeper_errors_;
+  for (std::size_t i = 0; i < swept_by_rule.size(); ++i) {
+    swept_by_rule_[i] += swept_by_rule[i];
+  }
+  sweeper_last_seconds_ = seconds;
+}
+
 void Metrics::ObserveServiceCall(std::string_view route, double seconds) {
   std::lock_guard lock(mu_);
   service_latency_[std::string(route)].Observe(seconds);
@@ -102,6 +113,29 @@ std::string Metrics::Render(const std::vector<StoreSample>& stores) {
       RenderHistogram(out, "chatstore_service_call_duration_seconds",
                       "route=\"" + route + "\"", histogram);
     }
+  }
+  {
+    std::lock_guard lock(mu_);
+    AppendHelp(out, "chatstore_sweeper_runs_total", "counter",
+               "Runs of the retention sweeper.");
+    AppendLine(out, "chatstore_sweeper_runs_total", "",
+               std::to_string(sweeper_runs_));
+    AppendHelp(out, "chatstore_sweeper_errors_total", "counter",
+               "Sweeper runs that a store error cut short.");
+    AppendLine(out, "chatstore_sweeper_errors_total", "",
+               std::to_string(sweeper_errors_));
+    AppendHelp(out, "chatstore_swept_sessions_total", "counter",
+               "Sessions the sweeper removed, by rule.");
+    for (SweepRule rule :
+         {SweepRule::kExpired, SweepRule::kInactive, SweepRule::kNeverUsed}) {
+      AppendLine(out, "chatstore_swept_sessions_total",
+                 "rule=\"" + std::string(ToString(rule)) + "\"",
+                 std::to_string(swept_by_rule_[static_cast<int>(rule)]));
+    }
+    AppendHelp(out, "chatstore_sweeper_last_run_duration_seconds", "gauge",
+               "How long the sweeper's last run took.");
+    AppendLine(out, "chatstore_sweeper_last_run_duration_seconds", "",
+               FormatDouble(sweeper_last_seconds_));
   }
   AppendHelp(out, "chatstore_sse_open_streams", "gauge",
              "SSE streams currently open.");

@@ -31,6 +31,11 @@ class Metrics {
   void SubscriberDropped() { ++subscribers_dropped_; }
   void EventsAppended(std::int64_t n) { events_appended_ += n; }
 
+  // One run of the retention sweeper (sweeper.h): sessions removed per rule
+  // ("expired", "inactive", "never_used"), whether a store call failed.
+  void SweeperRan(const std::array<std::int64_t, 3>& swept_by_rule, bool failed,
+                  double seconds);
+
   std::int64_t open_streams() const { return open_streams_.load(); }
 
   // One configured store's state at render time.
@@ -66,6 +71,11 @@ class Metrics {
   std::atomic<std::int64_t> open_streams_{0};
   std::atomic<std::int64_t> subscribers_dropped_{0};
   std::atomic<std::int64_t> events_appended_{0};
+  // The sweeper's counters, under mu_.
+  std::uint64_t sweeper_runs_ = 0;
+  std::uint64_t sweeper_errors_ = 0;
+  std::array<std::int64_t, 3> swept_by_rule_{};
+  double sweeper_last_seconds_ = 0;
 };
 
 }  // namespace chatstore::server

@@ -38,6 +38,32 @@ Result<WriteBatch> Store::ApplySync(
   return std::move(*out);
 }
 
+std::string_view ToString(SweepRule rule) {
+  switch (rule) {
+    case SweepRule::kExpired:
+      return "expired";
+    case SweepRule::kInactive:
+      return "inactive";
+    case SweepRule::kNeverUsed:
+      return "never_used";
+  }
+  return "unknown";
+}
+
+bool SweepSelects(const SweepRequest& request, const Session& session) {
+  switch (request.rule) {
+    case SweepRule::kExpired:
+      return session.expires_at.has_value() &&
+             *session.expires_at <= request.cutoff;
+    case SweepRule::kInactive:
+      return !session.expires_at.has_value() &&
+             session.updated_at < request.cutoff;
+    case SweepRule::kNeverUsed:
+      return session.message_count == 0 && session.created_at < request.cutoff;
+  }
+  return false;
+}
+
 std::string DataDirectoryOf(std::string_view store_uri) {
   constexpr std::string_view kSqlite = "sqlite://";
   if (!store_uri.starts_with(kSqlite)) return "./data";

@@ -11,10 +11,17 @@
 #include <functional>
 #include <memory>
 #include <ostream>
+#include <source_location>
+#include <stdexcept>
 #include <string>
 #include <utility>
 #include <vector>
 
+#include "chatstore/clock.h"
+#include "chatstore/encryption.h"
+#include "chatstore/status.h"
+#include "chatstore/store.h"
+#include "store/encrypted/encryption_keys.h"
 #include "support/postgres_server.h"
 #include "support/redis_server.h"
 #include "support/temp_dir.h"
@@ -121,6 +128,37 @@ inline std::vector<BackendParam> SharedBackends() {
     if (p.name != "Memory") shared.push_back(std::move(p));
   }
   return shared;
+}
+
+// Unwraps a Result. Helpers return values, so they cannot ASSERT; a failure
+// is recorded where the caller stands and the test is ended by an exception,
+// which GoogleTest reports. Not for use on other threads.
+template <typename T>
+T Must(Result<T> r,
+       std::source_location loc = std::source_location::current()) {
+  if (!r.ok()) {
+    ADD_FAILURE_AT(loc.file_name(), static_cast<int>(loc.line()))
+        << r.status().ToString();
+    throw std::runtime_error(r.status().ToString());
+  }
+  return std::move(r).value();
+}
+
+// Opens `instance`'s store on `clock`, inside the encryption-at-rest
+// decorator (with fixed test keys) when `param` says so.
+inline Result<std::shared_ptr<Store>> OpenBackendStore(
+    const BackendParam& param, const BackendInstance& instance,
+    std::shared_ptr<Clock> clock) {
+  StoreOptions options;
+  options.clock = std::move(clock);
+  Result<std::shared_ptr<Store>> store = OpenStore(instance.uri(), options);
+  if (!store.ok() || !param.encrypted) return store;
+  CHATSTORE_ASSIGN_OR_RETURN(
+      std::shared_ptr<const EncryptionKeys> keys,
+      EncryptionKeys::Parse("k 000102030405060708090a0b0c0d0e0f"
+                            "101112131415161718191a1b1c1d1e1f",
+                            "test keys"));
+  return EncryptStore(*store, keys);
 }
 
 // GoogleTest's name for a test instantiated with `info.param`.

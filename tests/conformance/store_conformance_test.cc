@@ -56,20 +56,6 @@ std::string CodeOf(const Result<T>& r) {
   return CodeOf(r.status());
 }
 
-// Unwraps a Result. Helpers return values, so they cannot ASSERT; a failure
-// is recorded where the caller stands and the test is ended by an exception,
-// which GoogleTest reports. Not for use on other threads.
-template <typename T>
-T Must(Result<T> r,
-       std::source_location loc = std::source_location::current()) {
-  if (!r.ok()) {
-    ADD_FAILURE_AT(loc.file_name(), static_cast<int>(loc.line()))
-        << r.status().ToString();
-    throw std::runtime_error(r.status().ToString());
-  }
-  return std::move(r).value();
-}
-
 void MustOk(const Status& s,
             std::source_location loc = std::source_location::current()) {
   if (!s.ok()) {
@@ -150,23 +136,11 @@ class StoreConformanceTest : public ::testing::TestWithParam<BackendParam> {
   void SetUp() override {
     instance_ = GetParam().create();
     clock_ = std::make_shared<ManualClock>(kStart);
-    StoreOptions options;
-    options.clock = clock_;
-    Result<std::shared_ptr<Store>> store = OpenStore(instance_->uri(), options);
+    Result<std::shared_ptr<Store>> store =
+        OpenBackendStore(GetParam(), *instance_, clock_);
     ASSERT_TRUE(store.ok())
         << instance_->uri() << ": " << store.status().ToString();
     store_ = *store;
-    if (GetParam().encrypted) {
-      Result<std::shared_ptr<const EncryptionKeys>> keys =
-          EncryptionKeys::Parse(
-              "k 000102030405060708090a0b0c0d0e0f"
-              "101112131415161718191a1b1c1d1e1f",
-              "test keys");
-      ASSERT_TRUE(keys.ok()) << keys.status().ToString();
-      Result<std::shared_ptr<Store>> encrypted = EncryptStore(store_, *keys);
-      ASSERT_TRUE(encrypted.ok()) << encrypted.status().ToString();
-      store_ = *encrypted;
-    }
     service_ = MakeService(Limits{});
   }
 
@@ -1486,7 +1460,8 @@ TEST_P(StoreConformanceTest, EphemeralSessionsExpireAndAreSwept) {
   }
 
   Tick(1s);
-  const EraseCounts swept = Must(store().SweepExpired(Now(), 100));
+  const EraseCounts swept =
+      Must(store().SweepSessions({SweepRule::kExpired, Now(), 100})).counts;
   EXPECT_EQ(swept.sessions, 1);
   EXPECT_EQ(swept.messages, 1);
   EXPECT_EQ(swept.events, last.last_seq);
@@ -1507,9 +1482,15 @@ TEST_P(StoreConformanceTest, SweepExpiredHonoursLimitAndSparesLiveSessions) {
   const Session persistent = Create(user, true);
   Tick(kTtl / 2);  // the first five are due exactly now
 
-  EXPECT_EQ(Must(store().SweepExpired(Now(), 2)).sessions, 2);
-  EXPECT_EQ(Must(store().SweepExpired(Now(), 100)).sessions, 3);
-  EXPECT_EQ(Must(store().SweepExpired(Now(), 100)).sessions, 0);
+  EXPECT_EQ(Must(store().SweepSessions({SweepRule::kExpired, Now(), 2}))
+                .counts.sessions,
+            2);
+  EXPECT_EQ(Must(store().SweepSessions({SweepRule::kExpired, Now(), 100}))
+                .counts.sessions,
+            3);
+  EXPECT_EQ(Must(store().SweepSessions({SweepRule::kExpired, Now(), 100}))
+                .counts.sessions,
+            0);
   for (const Session& s : doomed) {
     EXPECT_EQ(CodeOf(store().GetSession(s.id)), "NotFound");
   }
@@ -2006,7 +1987,9 @@ TEST_P(StoreConformanceTest, MixedConcurrentLoadKeepsSessionsConsistent) {
             st = svc().DeleteSession(user, id).status();
             break;
           case 2:
-            st = store().SweepExpired(Now(), 10).status();
+            st = store()
+                     .SweepSessions({SweepRule::kExpired, Now(), 10})
+                     .status();
             break;
           case 3:
             st = svc().ListSessions(user, {}, {}, 5).status();

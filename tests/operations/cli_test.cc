@@ -4,7 +4,9 @@
 #include <gtest/gtest.h>
 
 #include <boost/json.hpp>
+#include <chrono>
 #include <fstream>
+#include <map>
 #include <memory>
 #include <sstream>
 #include <string>
@@ -79,7 +81,8 @@ TEST_F(CliTest, EveryCommandExplainsItselfWithHelp) {
   const std::vector<std::vector<std::string>> commands = {
       {},           {"export"},           {"erase"},
       {"migrate"},  {"backup"},           {"stats"},
-      {"sessions"}, {"sessions", "list"}, {"sessions", "show"}};
+      {"sessions"}, {"sessions", "list"}, {"sessions", "show"},
+      {"sweep"}};
   for (std::vector<std::string> command : commands) {
     std::string name = "chatstore";
     for (const std::string& word : command) name += " " + word;
@@ -115,6 +118,12 @@ TEST_F(CliTest, MistakesGetTheDocumentedExitCodesAndAMessage) {
        "no SQLite store at"},
       {{"--store", "nosuch://x", "stats"}, 2, "nosuch"},
       {{"backup", "--to", "/nonexistent-dir/x/backup.db"}, 1, "backup"},
+      {{"sweep", "--retention-days", "-1"}, 2, "--retention-days"},
+      {{"sweep", "--batch", "0"}, 2, "--batch"},
+      {{"sweep", "--never-used-grace-seconds", "soon"}, 2, "soon"},
+      {{"--store", "sqlite://" + dir_.File("typo.db"), "sweep"},
+       4,
+       "no SQLite store at"},
   };
   for (const Case& c : cases) {
     CliResult r = c.args.size() > 1 && c.args[0] == "--store" ? RunCli(c.args)
@@ -284,6 +293,73 @@ TEST_F(CliTest, PasswordsInStoreUrisNeverReachTheAuditLog) {
                 "postgresql://admin:***@127.0.0.1:1/db"),
             std::string::npos)
       << records[0];
+}
+
+// Sessions written with a clock set back in time, then `chatstore sweep`
+// at the real time: each rule takes exactly its sessions, the counts come
+// out per rule, a second run finds nothing, and the run is audited.
+TEST_F(CliTest, SweepAppliesEachRetentionRuleAndPrintsItsCounts) {
+  const Timestamp now = SystemClock()->Now();
+  auto clock = std::make_shared<ManualClock>(now - std::chrono::days(100));
+  std::map<std::string, std::string> ids;
+  {
+    StoreOptions store_options;
+    store_options.clock = clock;
+    std::shared_ptr<Store> store = *OpenStore(store_uri_, store_options);
+    ServiceOptions options;
+    options.clock = clock;
+    options.ephemeral_ttl = std::chrono::hours(1);
+    SessionService service(store, store, options);
+    auto create = [&](const std::string& name, bool persistent, int messages) {
+      Result<Session> s = service.CreateSession(
+          "carol", {.title = name, .persistent = persistent});
+      ASSERT_TRUE(s.ok()) << s.status().ToString();
+      for (int i = 0; i < messages; ++i) {
+        ASSERT_TRUE(service.AddMessage("carol", s->id, {.content = "x"}).ok());
+      }
+      ids[name] = s->id;
+    };
+    create("old_used", true, 2);    // inactive for 100 days
+    create("old_unused", true, 0);  // inactive first, so counted there
+    clock->Set(now - std::chrono::days(2));
+    create("recent_used", true, 1);    // kept
+    create("recent_unused", true, 0);  // never used past the 1-day grace
+    create("ephemeral", false, 1);     // expired 2 days - 1 hour ago
+    clock->Set(now);
+    create("fresh_unused", true, 0);  // within the grace: kept
+  }
+  CliResult r = Run({"sweep", "--batch", "1"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  json::object counts = json::parse(r.out).as_object();
+  EXPECT_EQ(counts, json::parse(R"({
+      "expired": {"sessions_deleted": 1, "messages_deleted": 1,
+                  "events_deleted": 2},
+      "inactive": {"sessions_deleted": 2, "messages_deleted": 2,
+                   "events_deleted": 4},
+      "never_used": {"sessions_deleted": 1, "messages_deleted": 0,
+                     "events_deleted": 1}})")
+                        .as_object())
+      << r.out;
+  {
+    std::shared_ptr<Store> store = *OpenStore(store_uri_);
+    for (const auto& [name, id] : ids) {
+      const bool kept = name == "recent_used" || name == "fresh_unused";
+      EXPECT_EQ(store->GetSession(id).ok(), kept) << name;
+    }
+  }
+  CliResult again = Run(
+      {"sweep", "--retention-days", "0", "--never-used-grace-seconds", "0"});
+  ASSERT_EQ(again.exit_code, 0) << again.err;
+  EXPECT_NE(again.out.find(R"("inactive":{"sessions_deleted":0)"),
+            std::string::npos)
+      << again.out;
+  std::vector<json::object> records = AuditRecords();
+  ASSERT_EQ(records.size(), 2u);
+  EXPECT_EQ(records[0]["action"].as_string(), "sweep");
+  EXPECT_EQ(records[0]["outcome"].as_string(), "ok");
+  EXPECT_EQ(records[0]["inactive_sessions_deleted"], 2) << records[0];
+  EXPECT_EQ(records[0]["never_used_sessions_deleted"], 1) << records[0];
+  EXPECT_EQ(records[0]["expired_sessions_deleted"], 1) << records[0];
 }
 
 }  // namespace

@@ -1,5 +1,6 @@
 #include "store/encrypted/encrypted_store.h"
 
+#include <algorithm>
 #include <optional>
 #include <string>
 #include <utility>
@@ -110,9 +111,11 @@ Status WrongKeys(const Store& store, const Status& why) {
       ". Give the key file the store was encrypted with (docs/encryption.md)");
 }
 
-Status WriteKeyCheck(Store& store, const EncryptionKeys& keys) {
+// `now` is when it is written, unless the caller says otherwise.
+Status WriteKeyCheck(Store& store, const EncryptionKeys& keys,
+                     std::optional<Timestamp> at = std::nullopt) {
   const std::string id(kKeyCheckSessionId);
-  const Timestamp now = SystemClock()->Now();
+  const Timestamp now = at.value_or(SystemClock()->Now());
   Session session;
   session.id = id;
   session.user_id = std::string(kKeyCheckUserId);
@@ -247,8 +250,36 @@ Status EncryptedStore::PutPreferences(std::string_view user_id,
   return inner_->PutPreferences(user_id, prefs);
 }
 
-Result<EraseCounts> EncryptedStore::SweepExpired(Timestamp now, int limit) {
-  return inner_->SweepExpired(now, limit);
+Result<SweepResult> EncryptedStore::SweepSessions(const SweepRequest& request) {
+  CHATSTORE_ASSIGN_OR_RETURN(SweepResult result,
+                             inner_->SweepSessions(request));
+  // The key check is a session that never receives a message, so the
+  // inactive and never-used rules select it; it is the store's own record,
+  // not a user's, and outlives any retention: write it back at once (a
+  // store without it still checks keys against its first sealed event),
+  // dated no earlier than the cutoff so that the same rule does not select
+  // it again, and sweep one more session in its place.
+  auto it = std::find(result.session_ids.begin(), result.session_ids.end(),
+                      kKeyCheckSessionId);
+  if (it == result.session_ids.end()) return result;
+  result.session_ids.erase(it);
+  result.counts.sessions -= 1;
+  result.counts.events -= 1;
+  const Status written = WriteKeyCheck(
+      *inner_, *keys_, std::max(SystemClock()->Now(), request.cutoff));
+  if (!written.ok() && written.code() != Status::Code::kAlreadyExists) {
+    return written;
+  }
+  SweepRequest one_more = request;
+  one_more.limit = 1;
+  CHATSTORE_ASSIGN_OR_RETURN(SweepResult more, inner_->SweepSessions(one_more));
+  for (std::string& id : more.session_ids) {
+    result.session_ids.push_back(std::move(id));
+  }
+  result.counts.sessions += more.counts.sessions;
+  result.counts.messages += more.counts.messages;
+  result.counts.events += more.counts.events;
+  return result;
 }
 
 Result<SessionScanPage> EncryptedStore::ScanSessions(std::string_view cursor,

@@ -80,7 +80,7 @@ class EncryptedStore final : public Store {
   Result<Preferences> GetPreferences(std::string_view user_id) override;
   Status PutPreferences(std::string_view user_id,
                         const Preferences& prefs) override;
-  Result<EraseCounts> SweepExpired(Timestamp now, int limit) override;
+  Result<SweepResult> SweepSessions(const SweepRequest& request) override;
   Result<SessionScanPage> ScanSessions(std::string_view cursor,
                                        int limit) override;
   Result<PreferencesScanPage> ScanPreferences(std::string_view cursor,

@@ -179,7 +179,7 @@ class MemoryStore final : public Store {
   Result<Preferences> GetPreferences(std::string_view user_id) override;
   Status PutPreferences(std::string_view user_id,
                         const Preferences& prefs) override;
-  Result<EraseCounts> SweepExpired(Timestamp now, int limit) override;
+  Result<SweepResult> SweepSessions(const SweepRequest& request) override;
   Result<SessionScanPage> ScanSessions(std::string_view cursor,
                                        int limit) override;
   Result<PreferencesScanPage> ScanPreferences(std::string_view cursor,
@@ -421,7 +421,8 @@ Status MemoryStore::ReserveSlot(Timestamp now) {
                                        std::to_string(max_sessions_) +
                                        " sessions");
     }
-    (void)SweepExpired(now, std::numeric_limits<int>::max());
+    (void)SweepSessions(
+        {SweepRule::kExpired, now, std::numeric_limits<int>::max()});
   }
 }
 
@@ -781,36 +782,81 @@ Status MemoryStore::PutPreferences(std::string_view user_id,
   return Status::Ok();
 }
 
-Result<EraseCounts> MemoryStore::SweepExpired(Timestamp now, int limit) {
-  EraseCounts total;
-  const std::int64_t now_ms = ToMillis(now);
+// The time a rule orders its sessions by (oldest first).
+std::int64_t SweepOrderMs(SweepRule rule, const Session& s) {
+  switch (rule) {
+    case SweepRule::kExpired:
+      return s.expires_at ? ToMillis(*s.expires_at) : kNever;
+    case SweepRule::kInactive:
+      return ToMillis(s.updated_at);
+    case SweepRule::kNeverUsed:
+      return ToMillis(s.created_at);
+  }
+  return kNever;
+}
+
+// Cost: every session is looked at (under its lock, except for expiry,
+// which the atomic copy answers), O(sessions + limit log limit): the memory
+// store holds small ephemeral data, and a sweep runs once a minute.
+Result<SweepResult> MemoryStore::SweepSessions(const SweepRequest& request) {
+  SweepResult result;
+  if (request.limit <= 0) return result;
+  const auto keep = static_cast<std::size_t>(request.limit);
+  // (order time, id, entry): the id is copied under the entry's lock, since
+  // writers assign the whole session row.
+  using Candidate =
+      std::tuple<std::int64_t, std::string, std::shared_ptr<SessionEntry>>;
+  auto older = [](const Candidate& a, const Candidate& b) {
+    return std::tie(std::get<0>(a), std::get<1>(a)) <
+           std::tie(std::get<0>(b), std::get<1>(b));
+  };
+  // A max-heap of the `keep` oldest candidates seen so far.
+  std::vector<Candidate> heap;
+  const std::int64_t cutoff_ms = ToMillis(request.cutoff);
   for (SessionShard& shard : session_shards_) {
-    if (total.sessions >= limit) break;
-    std::vector<std::shared_ptr<SessionEntry>> candidates;
+    std::vector<std::shared_ptr<SessionEntry>> entries;
     {
       std::shared_lock lock(shard.mu);
+      entries.reserve(shard.map.size());
       for (const auto& [id, e] : shard.map) {
-        if (e->expires_ms.load() > now_ms) continue;
-        candidates.push_back(e);
-        if (total.sessions + static_cast<std::int64_t>(candidates.size()) >=
-            limit) {
-          break;
+        if (request.rule == SweepRule::kExpired &&
+            e->expires_ms.load() > cutoff_ms) {
+          continue;
         }
+        entries.push_back(e);
       }
     }
-    for (const auto& e : candidates) {
-      std::unique_lock lock(e->mu);
-      if (e->erased || !IsExpired(e->session, now)) continue;
-      const std::string user_id = e->session.user_id;
-      const EraseCounts c = EraseLocked(*e);
-      lock.unlock();
-      MaybeDropUser(user_id);
-      total.sessions += c.sessions;
-      total.messages += c.messages;
-      total.events += c.events;
+    for (std::shared_ptr<SessionEntry>& e : entries) {
+      std::lock_guard lock(e->mu);
+      if (e->erased || !SweepSelects(request, e->session)) continue;
+      Candidate c{SweepOrderMs(request.rule, e->session), e->session.id,
+                  std::move(e)};
+      if (heap.size() == keep && !older(c, heap.front())) continue;
+      heap.push_back(std::move(c));
+      std::push_heap(heap.begin(), heap.end(), older);
+      if (heap.size() > keep) {
+        std::pop_heap(heap.begin(), heap.end(), older);
+        heap.pop_back();
+      }
     }
   }
-  return total;
+  std::sort_heap(heap.begin(), heap.end(), older);
+  for (const Candidate& c : heap) {
+    SessionEntry& e = *std::get<2>(c);
+    std::unique_lock lock(e.mu);
+    // Checked again under the lock the writers take: a write since the
+    // selection may have brought the session out of the rule.
+    if (e.erased || !SweepSelects(request, e.session)) continue;
+    const std::string user_id = e.session.user_id;
+    result.session_ids.push_back(e.session.id);
+    const EraseCounts counts = EraseLocked(e);
+    lock.unlock();
+    MaybeDropUser(user_id);
+    result.counts.sessions += counts.sessions;
+    result.counts.messages += counts.messages;
+    result.counts.events += counts.events;
+  }
+  return result;
 }
 
 // The `limit` smallest keys above `cursor` of the shards' maps whose value

@@ -168,9 +168,20 @@ constexpr StatementSql kStatements[] = {
      "SELECT id FROM sessions WHERE user_id = $1 ORDER BY id FOR UPDATE"},
     // SKIP LOCKED: the sweeper never waits for a session being written; a
     // busy session is swept next time.
-    {"lock_expired_sessions",
+    // The sweeper, one per SweepRule. FOR UPDATE re-evaluates the WHERE
+    // clause on the newest row version once it holds the lock, and a
+    // writer holds the same row lock (lock_session), so a session an
+    // append brought out of the rule is not returned; SKIP LOCKED leaves
+    // sessions being written to the next sweep instead of waiting.
+    {"sweep_expired",
      "SELECT id FROM sessions WHERE expires_at <= $1"
      " ORDER BY expires_at LIMIT $2 FOR UPDATE SKIP LOCKED"},
+    {"sweep_inactive",
+     "SELECT id FROM sessions WHERE expires_at IS NULL AND updated_at < $1"
+     " ORDER BY updated_at LIMIT $2 FOR UPDATE SKIP LOCKED"},
+    {"sweep_never_used",
+     "SELECT id FROM sessions WHERE message_count = 0 AND created_at < $1"
+     " ORDER BY created_at LIMIT $2 FOR UPDATE SKIP LOCKED"},
     {"erase_events", "DELETE FROM events WHERE session_id = ANY ($1::text[])"},
     {"erase_messages",
      "DELETE FROM messages WHERE session_id = ANY ($1::text[])"},
@@ -364,7 +375,7 @@ class PostgresStore final : public Store {
                                               int limit) override;
   Status PutPreferences(std::string_view user_id,
                         const Preferences& prefs) override;
-  Result<EraseCounts> SweepExpired(Timestamp now, int limit) override;
+  Result<SweepResult> SweepSessions(const SweepRequest& request) override;
   Status Ping() override;
   Result<StoreStats> Stats() override;
 
@@ -905,20 +916,22 @@ Status PostgresStore::PutPreferences(std::string_view user_id,
       .status();
 }
 
-Result<EraseCounts> PostgresStore::SweepExpired(Timestamp now, int limit) {
-  if (limit <= 0) return EraseCounts{};
-  return Transact<EraseCounts>(
-      "sweep expired sessions",
-      [&](pqxx::transaction_base& tx) -> Result<EraseCounts> {
-        std::vector<std::string> ids;
+Result<SweepResult> PostgresStore::SweepSessions(const SweepRequest& request) {
+  if (request.limit <= 0) return SweepResult{};
+  static constexpr const char* kStatements[] = {
+      "sweep_expired", "sweep_inactive", "sweep_never_used"};
+  return Transact<SweepResult>(
+      "sweep sessions (" + std::string(ToString(request.rule)) + ")",
+      [&](pqxx::transaction_base& tx) -> Result<SweepResult> {
+        SweepResult result;
         for (const pqxx::row& row :
-             tx.exec_prepared("lock_expired_sessions", ToMillis(now),
-                              static_cast<std::int64_t>(limit))) {
-          ids.push_back(Text(row[0]));
+             tx.exec_prepared(kStatements[static_cast<int>(request.rule)],
+                              ToMillis(request.cutoff),
+                              static_cast<std::int64_t>(request.limit))) {
+          result.session_ids.push_back(Text(row[0]));
         }
-        EraseCounts counts;
-        EraseSessions(tx, ids, &counts);
-        return counts;
+        EraseSessions(tx, result.session_ids, &result.counts);
+        return result;
       });
 }
 

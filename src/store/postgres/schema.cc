@@ -132,6 +132,16 @@ LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE AS $$
     WHERE octet_length(w) BETWEEN 1 AND 2046) END
 $$;
 )sql"},
+
+    {4, "indexes for the retention sweeper",
+     R"sql(
+-- The sweeper's inactive rule: persistent sessions by last activity.
+CREATE INDEX sessions_by_activity ON sessions (updated_at)
+  WHERE expires_at IS NULL;
+-- The sweeper's never-used rule: sessions without a message by creation.
+CREATE INDEX sessions_never_used ON sessions (created_at)
+  WHERE message_count = 0;
+)sql"},
 };
 
 static_assert(std::size(kMigrations) == kSchemaVersion,

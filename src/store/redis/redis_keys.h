@@ -71,6 +71,12 @@ inline std::string UserPrefs(std::string_view uid) {
 // Sorted set: ephemeral session ids scored by expires_at ms (the sweeper's
 // work list).
 inline constexpr std::string_view kExpiry = "cs:expiry";
+// Sorted set: persistent session ids scored by updated_at ms (the
+// sweeper's inactive rule). Kept by the apply and delete scripts.
+inline constexpr std::string_view kActivity = "cs:activity";
+// Sorted set: ids of sessions with no message yet, scored by created_at ms
+// (the sweeper's never-used rule). Kept by the apply and delete scripts.
+inline constexpr std::string_view kNeverUsed = "cs:never-used";
 // Hash: store-wide counters (sessions, messages, events) kept by the scripts.
 inline constexpr std::string_view kStats = "cs:stats";
 // Pub/sub channel: the apply script publishes "<session id> <last seq>"

@@ -59,6 +59,19 @@ if ARGV[5] ~= '' then
   redis.call('ZADD', KEYS[9], ARGV[5], sid)
   for k = 1, 4 do redis.call('EXPIRE', KEYS[k], ARGV[6]) end
 end
+-- The sweeper's work lists: activity of persistent sessions, and sessions
+-- still without a message, read back from the row as written.
+local row = redis.call('HMGET', KEYS[1], 'message_count', 'created_at')
+if ARGV[5] == '' then
+  redis.call('ZADD', KEYS[11], ARGV[3], sid)
+else
+  redis.call('ZREM', KEYS[11], sid)
+end
+if row[1] == '0' then
+  redis.call('ZADD', KEYS[12], row[2], sid)
+else
+  redis.call('ZREM', KEYS[12], sid)
+end
 if ARGV[7] ~= '0' then redis.call('HINCRBY', KEYS[10], 'sessions', ARGV[7]) end
 if created > 0 then redis.call('HINCRBY', KEYS[10], 'messages', created) end
 redis.call('HINCRBY', KEYS[10], 'events', ne)
@@ -66,7 +79,12 @@ return 1
 )lua";
 
 const char kDeleteScript[] = R"lua(
-if redis.call('HGET', KEYS[1], 'gen') ~= ARGV[1] then return false end
+local cur = redis.call('HMGET', KEYS[1], 'gen', 'last_seq')
+if cur[1] ~= ARGV[1] then return false end
+-- The sweeper deletes only the version it checked: any write moves last_seq.
+if ARGV[3] ~= nil and ARGV[3] ~= '' and cur[2] ~= ARGV[3] then
+  return false
+end
 local sid = ARGV[2]
 local mids = redis.call('ZRANGE', KEYS[4], 0, -1)
 for k = 1, #mids do redis.call('ZREM', KEYS[6], mids[k] .. '|' .. sid) end

@@ -16,7 +16,7 @@ namespace chatstore::redis {
 // Compare-and-set write of one prepared WriteBatch.
 // KEYS: session, events, messages, message seqs (the session's keys), user
 //   sessions index, old-status index, new-status index, user search index,
-//   expiry set, stats hash.
+//   expiry set, stats hash, activity set, never-used set.
 // ARGV: expected gen ("" for a create, which requires the session key to be
 //   absent), expected last_seq, updated_at ms, session id, expires_at ms ("":
 //   none), EXPIRE seconds, sessions created (0/1), number of session field
@@ -30,9 +30,12 @@ extern const char kApplyScript[];
 
 // Compare-and-set delete of one session and every index entry pointing at it.
 // KEYS: the session's 4 keys, user sessions index, user search index, expiry
-//   set, stats hash, then the 5 per-status indexes.
-// ARGV: expected gen, session id.
-// Returns {messages, events} removed, or nil when gen did not match. A
+//   set, stats hash, then the 5 per-status indexes, the activity set and
+//   the never-used set (every key from the 9th loses the session id).
+// ARGV: expected gen, session id, and optionally the expected last_seq
+//   ("" or absent: any).
+// Returns {messages, events} removed, or nil when gen (or last_seq) did not
+//   match. A
 //   delete publishes "<session id>" on keys::kChangesChannel.
 extern const char kDeleteScript[];
 

@@ -202,7 +202,7 @@ class RedisStore final : public Store {
   Result<Preferences> GetPreferences(std::string_view user_id) override;
   Status PutPreferences(std::string_view user_id,
                         const Preferences& prefs) override;
-  Result<EraseCounts> SweepExpired(Timestamp now, int limit) override;
+  Result<SweepResult> SweepSessions(const SweepRequest& request) override;
   Result<SessionScanPage> ScanSessions(std::string_view cursor,
                                        int limit) override;
   Result<PreferencesScanPage> ScanPreferences(std::string_view cursor,
@@ -219,9 +219,11 @@ class RedisStore final : public Store {
   // or the error to give the caller (Prepare's or Redis's).
   Result<std::optional<WriteBatch>> TryApply(const Mutation& mutation);
   // Runs the delete script for `s`: counts, or nullopt when the session
-  // changed since it was read.
+  // is another incarnation than `s` or, with `only_unchanged`, was written
+  // since `s` was read.
   Result<std::optional<EraseCounts>> RunDelete(redis::Connection& conn,
-                                               const StoredSession& s);
+                                               const StoredSession& s,
+                                               bool only_unchanged = false);
   // Deletes the session if it is still the incarnation `gen`, retrying on
   // conflicts. nullopt when it is gone. REQUIRES: no lease held.
   Result<std::optional<EraseCounts>> DeleteLocked(std::string_view sid,
@@ -330,7 +332,7 @@ Result<std::optional<WriteBatch>> RedisStore::TryApply(
 
   const Session& s = batch.session;
   std::vector<std::string> keys;
-  keys.reserve(10);
+  keys.reserve(12);
   for (std::string& k : redis::keys::SessionKeys(sid)) {
     keys.push_back(std::move(k));
   }
@@ -341,6 +343,8 @@ Result<std::optional<WriteBatch>> RedisStore::TryApply(
   keys.push_back(redis::keys::UserSearch(s.user_id));
   keys.emplace_back(redis::keys::kExpiry);
   keys.emplace_back(redis::keys::kStats);
+  keys.emplace_back(redis::keys::kActivity);
+  keys.emplace_back(redis::keys::kNeverUsed);
 
   std::vector<std::string> fields =
       redis::SessionFieldsDiff(stored ? &stored->row : nullptr, s);
@@ -395,11 +399,11 @@ Result<std::optional<WriteBatch>> RedisStore::TryApply(
 }
 
 Result<std::optional<EraseCounts>> RedisStore::RunDelete(
-    redis::Connection& conn, const StoredSession& s) {
+    redis::Connection& conn, const StoredSession& s, bool only_unchanged) {
   const std::string& sid = s.row.id;
   const std::string& uid = s.row.user_id;
   std::vector<std::string> keys;
-  keys.reserve(13);
+  keys.reserve(15);
   for (std::string& k : redis::keys::SessionKeys(sid)) {
     keys.push_back(std::move(k));
   }
@@ -410,8 +414,12 @@ Result<std::optional<EraseCounts>> RedisStore::RunDelete(
   for (SessionStatus st : redis::keys::kAllStatuses) {
     keys.push_back(redis::keys::UserSessionsWithStatus(uid, st));
   }
+  keys.emplace_back(redis::keys::kActivity);
+  keys.emplace_back(redis::keys::kNeverUsed);
+  std::vector<std::string> args = {s.gen, sid};
+  if (only_unchanged) args.push_back(std::to_string(s.row.last_seq));
   CHATSTORE_ASSIGN_OR_RETURN(Reply reply,
-                             delete_script_.Eval(conn, keys, {s.gen, sid}));
+                             delete_script_.Eval(conn, keys, args));
   if (IsNil(reply.get())) return std::optional<EraseCounts>();
   if (reply->type != REDIS_REPLY_ARRAY || reply->elements != 2) {
     return Status::Internal("redis: delete script answered an unknown shape");
@@ -829,13 +837,29 @@ Status RedisStore::PutPreferences(std::string_view user_id,
   return redis::CheckReply(r.get(), "HSET");
 }
 
-Result<EraseCounts> RedisStore::SweepExpired(Timestamp now, int limit) {
-  EraseCounts total;
-  if (limit <= 0) return total;
+Result<SweepResult> RedisStore::SweepSessions(const SweepRequest& request) {
+  SweepResult result;
+  if (request.limit <= 0) return result;
+  // Each rule's work list, scored by the time the rule compares.
+  std::string set;
+  std::string max;
+  switch (request.rule) {
+    case SweepRule::kExpired:
+      set = redis::keys::kExpiry;
+      max = std::to_string(ToMillis(request.cutoff));
+      break;
+    case SweepRule::kInactive:
+      set = redis::keys::kActivity;
+      max = "(" + std::to_string(ToMillis(request.cutoff));
+      break;
+    case SweepRule::kNeverUsed:
+      set = redis::keys::kNeverUsed;
+      max = "(" + std::to_string(ToMillis(request.cutoff));
+      break;
+  }
   CHATSTORE_ASSIGN_OR_RETURN(
-      Reply r, pool_.Run({"ZRANGEBYSCORE", std::string(redis::keys::kExpiry),
-                          "-inf", std::to_string(ToMillis(now)), "LIMIT", "0",
-                          std::to_string(limit)}));
+      Reply r, pool_.Run({"ZRANGEBYSCORE", set, "-inf", max, "LIMIT", "0",
+                          std::to_string(request.limit)}));
   CHATSTORE_RETURN_IF_ERROR(redis::CheckReply(r.get(), "ZRANGEBYSCORE"));
   for (std::size_t i = 0; i < r->elements; ++i) {
     const std::string sid(Str(r->element[i]));
@@ -845,20 +869,23 @@ Result<EraseCounts> RedisStore::SweepExpired(Timestamp now, int limit) {
     if (!stored) {
       // Redis's EXPIRE got there first; its user's index entries are
       // dropped lazily by the next listing.
-      (void)pool_.Run({"ZREM", std::string(redis::keys::kExpiry), sid});
+      (void)pool_.Run({"ZREM", set, sid});
       continue;
     }
-    // A write since the range read moved expires_at forward.
-    if (!IsExpired(stored->row, now)) continue;
+    // A write since the range read may have taken it out of the rule.
+    if (!SweepSelects(request, stored->row)) continue;
     redis::ConnectionPool::Lease conn = pool_.Acquire();
+    // Deleted only if still the version just checked: another instance's
+    // append in between moves last_seq and makes the script refuse.
     CHATSTORE_ASSIGN_OR_RETURN(std::optional<EraseCounts> c,
-                               RunDelete(*conn, *stored));
+                               RunDelete(*conn, *stored, true));
     if (!c) continue;  // changed meanwhile: the next sweep looks again
-    total.sessions += c->sessions;
-    total.messages += c->messages;
-    total.events += c->events;
+    result.session_ids.push_back(sid);
+    result.counts.sessions += c->sessions;
+    result.counts.messages += c->messages;
+    result.counts.events += c->events;
   }
-  return total;
+  return result;
 }
 
 Status RedisStore::Ping() {

@@ -89,9 +89,17 @@ Result<std::unique_ptr<RowWriter>> RowWriter::Prepare(Db& db,
       {&w->delete_session_, "DELETE FROM sessions WHERE id = ?1"},
       {&w->user_sessions_, "SELECT id FROM sessions WHERE user_id = ?1"},
       {&w->delete_preferences_, "DELETE FROM preferences WHERE user_id = ?1"},
-      {&w->expired_sessions_,
+      // One per SweepRule, each a range scan of its partial index
+      // (docs/sqlite.md shows the plans).
+      {&w->sweep_sessions_[0],
        "SELECT id FROM sessions WHERE expires_at IS NOT NULL "
        "AND expires_at <= ?1 ORDER BY expires_at LIMIT ?2"},
+      {&w->sweep_sessions_[1],
+       "SELECT id FROM sessions WHERE expires_at IS NULL "
+       "AND updated_at < ?1 ORDER BY updated_at LIMIT ?2"},
+      {&w->sweep_sessions_[2],
+       "SELECT id FROM sessions WHERE message_count = 0 "
+       "AND created_at < ?1 ORDER BY created_at LIMIT ?2"},
       {&w->put_preferences_,
        "INSERT INTO preferences (user_id, persist_history) VALUES (?1, ?2) "
        "ON CONFLICT (user_id) DO UPDATE "
@@ -293,27 +301,30 @@ Result<EraseCounts> RowWriter::DeleteUser(std::string_view user_id) {
   return counts;
 }
 
-Result<EraseCounts> RowWriter::SweepExpired(Timestamp now, int limit) {
-  EraseCounts counts;
-  if (limit <= 0) return counts;
-  std::vector<std::string> ids;
+Result<SweepResult> RowWriter::SweepSessions(const SweepRequest& request) {
+  SweepResult result;
+  if (request.limit <= 0) return result;
+  // Selected and erased in the same write transaction, so no write can
+  // slip in between: the rule holds for every session erased.
+  Statement& select = sweep_sessions_[static_cast<int>(request.rule)];
   {
-    StatementReset reset(expired_sessions_);
-    expired_sessions_.Bind(1, ToMillis(now));
-    expired_sessions_.Bind(2, std::int64_t{limit});
+    StatementReset reset(select);
+    select.Bind(1, ToMillis(request.cutoff));
+    select.Bind(2, std::int64_t{request.limit});
     for (;;) {
-      CHATSTORE_ASSIGN_OR_RETURN(const bool row, expired_sessions_.Step());
+      CHATSTORE_ASSIGN_OR_RETURN(const bool row, select.Step());
       if (!row) break;
-      ids.emplace_back(expired_sessions_.Text(0));
+      result.session_ids.emplace_back(select.Text(0));
     }
   }
   bool searchable = false;
-  for (const std::string& id : ids) {
-    CHATSTORE_RETURN_IF_ERROR(EraseSessionRows(id, &counts, &searchable));
+  for (const std::string& id : result.session_ids) {
+    CHATSTORE_RETURN_IF_ERROR(
+        EraseSessionRows(id, &result.counts, &searchable));
   }
-  // Expired sessions' text is erased data too: purge it from the index.
+  // Swept sessions' text is erased data too: purge it from the index.
   if (searchable) CHATSTORE_RETURN_IF_ERROR(PurgeErasedSearchTerms());
-  return counts;
+  return result;
 }
 
 Status RowWriter::PutPreferences(std::string_view user_id,

@@ -49,9 +49,9 @@ class RowWriter {
   // Erases every session of the user (expired or not) and the user's
   // preferences.
   Result<EraseCounts> DeleteUser(std::string_view user_id);
-  // Erases up to `limit` sessions with expires_at <= now, oldest expiry
-  // first.
-  Result<EraseCounts> SweepExpired(Timestamp now, int limit);
+  // Erases up to `request.limit` sessions the rule selects, oldest first
+  // (Store::SweepSessions).
+  Result<SweepResult> SweepSessions(const SweepRequest& request);
 
   Status PutPreferences(std::string_view user_id, const Preferences& prefs);
 
@@ -96,7 +96,7 @@ class RowWriter {
   Statement delete_session_;
   Statement user_sessions_;
   Statement delete_preferences_;
-  Statement expired_sessions_;
+  Statement sweep_sessions_[3];  // indexed by SweepRule
   Statement put_preferences_;
   Statement merge_search_;
   Statement flush_search_[2];  // SAVEPOINT, RELEASE

@@ -142,6 +142,18 @@ WHEN (old.status = 'complete' OR new.status = 'complete')
     WHERE new.status = 'complete' AND substr(new.content, 1, 6) <> 'csenc:';
 END;
 )sql"},
+
+    {4, "indexes for the retention sweeper",
+     R"sql(
+-- The sweeper's inactive rule: persistent sessions by last activity.
+CREATE INDEX sessions_by_activity ON sessions (updated_at)
+  WHERE expires_at IS NULL;
+-- The sweeper's never-used rule: sessions without a message by creation.
+-- An append leaves this index (message_count becomes 1), so it holds only
+-- the few sessions that were created and never used.
+CREATE INDEX sessions_never_used ON sessions (created_at)
+  WHERE message_count = 0;
+)sql"},
 };
 
 static_assert(std::size(kMigrations) == kSchemaVersion,

@@ -261,9 +261,9 @@ class SqliteStore final : public Store {
         .status();
   }
 
-  Result<EraseCounts> SweepExpired(Timestamp now, int limit) override {
-    return RunOnWriter<EraseCounts>([this, now, limit] {
-      return AfterErasure(rows_->SweepExpired(now, limit));
+  Result<SweepResult> SweepSessions(const SweepRequest& request) override {
+    return RunOnWriter<SweepResult>([this, request] {
+      return AfterErasure(rows_->SweepSessions(request));
     });
   }
 
@@ -374,7 +374,8 @@ class SqliteStore final : public Store {
 
   // On the writer thread: hands search-index purge work that the erasure
   // could not finish inline to the writer's background steps.
-  Result<EraseCounts> AfterErasure(Result<EraseCounts> counts) {
+  template <typename T>
+  Result<T> AfterErasure(Result<T> counts) {
     if (rows_->search_purge_owed()) writer_->RequestMaintenance();
     return counts;
   }

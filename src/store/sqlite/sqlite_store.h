@@ -21,7 +21,7 @@ namespace chatstore {
 // system cannot do WAL; Corruption when the file is not a database or was
 // written by a newer chatstore.
 //
-// Erasures (DeleteSession, DeleteUser, SweepExpired) also purge the erased
+// Erasures (DeleteSession, DeleteUser, SweepSessions) also purge the erased
 // words from the full-text index. For an index of up to about 4 MB that is
 // done when the call returns; beyond, the writer finishes it in small
 // background steps (about 5 MB of index a second), and a store

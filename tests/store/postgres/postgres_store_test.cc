@@ -237,6 +237,11 @@ TEST_F(PostgresStoreTest, UpgradesADatabaseAtMigrationOne) {
   EXPECT_EQ(Query("SELECT string_agg(version::text, ',' ORDER BY version)"
                   " FROM schema_migrations"),
             every_version);
+  // The sweeper's indexes came with the upgrade.
+  EXPECT_EQ(Query("SELECT string_agg(indexname, ',' ORDER BY indexname)"
+                  " FROM pg_indexes WHERE tablename = 'sessions' AND indexname"
+                  " IN ('sessions_by_activity', 'sessions_never_used')"),
+            "sessions_by_activity,sessions_never_used");
   Result<SearchPage> hits = store->Search("u-old", "zebra", std::nullopt, 10);
   ASSERT_TRUE(hits.ok()) << Why(hits);
   ASSERT_EQ(hits->hits.size(), 1u);
@@ -383,10 +388,11 @@ TEST_F(PostgresStoreTest, ExpiredSessionsReadAsMissingAndAreSwept) {
   ExpectGapless(AllEvents(*store, row.id), 1);
 
   clock->Advance(61s);
-  Result<EraseCounts> swept = store->SweepExpired(clock->Now(), 100);
+  Result<SweepResult> swept =
+      store->SweepSessions({SweepRule::kExpired, clock->Now(), 100});
   ASSERT_TRUE(swept.ok()) << Why(swept);
-  EXPECT_EQ(swept->sessions, 1);
-  EXPECT_EQ(swept->events, 1);
+  EXPECT_EQ(swept->counts.sessions, 1);
+  EXPECT_EQ(swept->counts.events, 1);
   EXPECT_EQ(Query("SELECT count(*) FROM sessions"), "1");
   EXPECT_TRUE(store->GetSession(kept).ok());
 }

@@ -256,9 +256,39 @@ TEST_F(RedisStoreTest, EveryKeyOfASessionCarriesItsHashTag) {
     }
     // Nothing outside the documented layout (docs/redis.md).
     EXPECT_TRUE(key.starts_with("cs:{") || key.starts_with("cs:u:{") ||
-                key == "cs:expiry" || key == "cs:stats");
+                key == "cs:expiry" || key == "cs:stats" ||
+                key == "cs:activity" || key == "cs:never-used");
   }
   EXPECT_EQ(session_keys, 8);  // s, ev, m, mi for each session
+}
+
+// The sweeper's work lists follow every write and deletion: cs:activity
+// holds persistent sessions by updated_at, cs:never-used sessions without a
+// message by created_at.
+TEST_F(RedisStoreTest, SweepSortedSetsFollowWritesAndDeletes) {
+  auto score = [&](const char* set, const std::string& id) {
+    redis::Reply r = inspect_->Run({"ZSCORE", set, id});
+    return r->type == REDIS_REPLY_NIL ? std::string("none")
+                                      : std::string(r->str, r->len);
+  };
+  const std::string user = NewUser();
+  const Session s = Create(*svc_, user);
+  const Session eph = Create(*svc_, user, /*persistent=*/false);
+  const std::string created = std::to_string(ToMillis(s.created_at));
+  EXPECT_EQ(score("cs:activity", s.id), created);
+  EXPECT_EQ(score("cs:never-used", s.id), created);
+  EXPECT_EQ(score("cs:activity", eph.id), "none");
+  EXPECT_EQ(score("cs:never-used", eph.id),
+            std::to_string(ToMillis(eph.created_at)));
+  Say(user, s.id, "used now");
+  const Session after = *store_->GetSession(s.id);
+  EXPECT_EQ(score("cs:activity", s.id),
+            std::to_string(ToMillis(after.updated_at)));
+  EXPECT_EQ(score("cs:never-used", s.id), "none");
+  ASSERT_TRUE(svc_->DeleteSession(user, eph.id).ok());
+  ASSERT_TRUE(svc_->DeleteSession(user, s.id).ok());
+  EXPECT_EQ(score("cs:activity", s.id), "none");
+  EXPECT_EQ(score("cs:never-used", eph.id), "none");
 }
 
 TEST_F(RedisStoreTest, EphemeralSessionKeysExpireAndPersistentOnesDoNot) {
@@ -362,11 +392,12 @@ TEST_F(RedisStoreTest, ExpiryFollowsTheInjectedClockAndSweepLeavesNoTrace) {
   EXPECT_TRUE(store->Search(user, "words", std::nullopt, 10)->hits.empty());
   EXPECT_FALSE(inspect_->Keys("cs:{" + s.id + "}:*").empty());
 
-  Result<EraseCounts> swept = store->SweepExpired(clock->Now(), 100);
+  Result<SweepResult> swept =
+      store->SweepSessions({SweepRule::kExpired, clock->Now(), 100});
   ASSERT_TRUE(swept.ok());
-  EXPECT_EQ(swept->sessions, 1);
-  EXPECT_EQ(swept->messages, 1);
-  EXPECT_EQ(swept->events, 2);
+  EXPECT_EQ(swept->counts.sessions, 1);
+  EXPECT_EQ(swept->counts.messages, 1);
+  EXPECT_EQ(swept->counts.events, 2);
   const std::string dump = inspect_->DumpAll();
   EXPECT_EQ(dump.find(s.id), std::string::npos) << dump;
 }

@@ -275,10 +275,31 @@ TEST(SqliteStoreTest, UpgradesAVersion1FileKeepingItsData) {
   ASSERT_EQ(hits->hits.size(), 1u);
   EXPECT_EQ(hits->hits[0].message_id, "m1");
   EXPECT_EQ(hits->hits[0].snippet, "ancient [pottery] question");
+  // The sweeper's indexes came with the upgrade, and its rules see the old
+  // rows (updated_at 3000 is not before a cutoff of 3000).
+  {
+    sqlite::Db raw = RawOpen(path);
+    auto indexes = raw.QueryText(
+        "SELECT group_concat(name, ',') FROM (SELECT name FROM sqlite_master "
+        "WHERE type = 'index' AND name IN ('sessions_by_activity', "
+        "'sessions_never_used') ORDER BY name)");
+    ASSERT_TRUE(indexes.ok()) << Why(indexes);
+    EXPECT_EQ(*indexes, "sessions_by_activity,sessions_never_used");
+  }
+  auto idle =
+      (*store)->SweepSessions({SweepRule::kInactive, FromMillis(3000), 10});
+  ASSERT_TRUE(idle.ok()) << Why(idle);
+  EXPECT_TRUE(idle->session_ids.empty());
   // And the upgraded file takes new writes.
   auto r = (*store)->ApplySync(std::make_shared<AppendTestEvent>("s1", 7));
   ASSERT_TRUE(r.ok()) << Why(r);
   EXPECT_EQ(r->events.back().seq, 4);
+  idle = (*store)->SweepSessions(
+      {SweepRule::kInactive, r->session.updated_at + std::chrono::days(1), 10});
+  ASSERT_TRUE(idle.ok()) << Why(idle);
+  EXPECT_EQ(idle->session_ids, std::vector<std::string>{"s1"});
+  EXPECT_EQ(idle->counts.messages, 2);
+  EXPECT_EQ(idle->counts.events, 4);
 }
 
 TEST(SqliteStoreTest, RefusesAFileFromANewerSchema) {
@@ -778,16 +799,16 @@ TEST(SqliteStoreTest, ErasuresCountWhatTheyRemove) {
                     .ok());
   }
   const Timestamp later = clock->Now() + 20ms;
-  auto swept = store.SweepExpired(later, 2);
+  auto swept = store.SweepSessions({SweepRule::kExpired, later, 2});
   ASSERT_TRUE(swept.ok()) << Why(swept);
-  EXPECT_EQ(swept->sessions, 2);
-  EXPECT_EQ(swept->events, 2);
-  swept = store.SweepExpired(later, 10);
+  EXPECT_EQ(swept->counts.sessions, 2);
+  EXPECT_EQ(swept->counts.events, 2);
+  swept = store.SweepSessions({SweepRule::kExpired, later, 10});
   ASSERT_TRUE(swept.ok()) << Why(swept);
-  EXPECT_EQ(swept->sessions, 1);
-  swept = store.SweepExpired(later, 10);
+  EXPECT_EQ(swept->counts.sessions, 1);
+  swept = store.SweepSessions({SweepRule::kExpired, later, 10});
   ASSERT_TRUE(swept.ok()) << Why(swept);
-  EXPECT_EQ(swept->sessions, 0);
+  EXPECT_EQ(swept->counts.sessions, 0);
   EXPECT_TRUE(store.GetSession("u2-a").ok());  // persistent: never swept
 }
 
