@@ -113,6 +113,20 @@ Status ForEachPreferences(Store& store, int page,
   return Status::Ok();
 }
 
+Status ForEachUserState(Store& store, int page,
+                        const std::function<Status(UserState)>& each) {
+  std::string cursor;
+  do {
+    CHATSTORE_ASSIGN_OR_RETURN(UserStateScanPage scan,
+                               store.ScanUserStates(cursor, page));
+    for (UserState& u : scan.users) {
+      CHATSTORE_RETURN_IF_ERROR(each(std::move(u)));
+    }
+    cursor = std::move(scan.next_cursor);
+  } while (!cursor.empty());
+  return Status::Ok();
+}
+
 // What verification compares of one session.
 struct SessionDigest {
   std::int64_t messages = 0;
@@ -211,6 +225,12 @@ Result<MigrationProgress> MigrateStore(Store& from, Store& to,
         ++progress.preferences_copied;
         return Status::Ok();
       }));
+  CHATSTORE_RETURN_IF_ERROR(
+      ForEachUserState(from, options.page, [&](UserState u) {
+        CHATSTORE_RETURN_IF_ERROR(to.PutUserState(u.user_id, u.state));
+        ++progress.user_states_copied;
+        return Status::Ok();
+      }));
   report();
   return progress;
 }
@@ -264,6 +284,16 @@ Result<VerifyReport> VerifyMigration(Store& from, Store& to,
                  ": missing at the destination");
         } else if (there->persist_history != u.preferences.persist_history) {
           differ("preferences of user " + u.user_id + ": differ");
+        }
+        return Status::Ok();
+      }));
+  CHATSTORE_RETURN_IF_ERROR(
+      ForEachUserState(from, options.page, [&](UserState u) -> Status {
+        ++report.user_states_checked;
+        CHATSTORE_ASSIGN_OR_RETURN(std::string there,
+                                   to.GetUserState(u.user_id));
+        if (there != u.state) {
+          differ("user: state of user " + u.user_id + ": differs");
         }
         return Status::Ok();
       }));

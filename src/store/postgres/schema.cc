@@ -132,6 +132,18 @@ LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE AS $$
     WHERE octet_length(w) BETWEEN 1 AND 2046) END
 $$;
 )sql"},
+
+    {4, "user: state scopes",
+     R"sql(
+-- One `user:` state document per user, shared by all of the user's
+-- sessions (docs/context-and-state.md). A write that carries a patch locks
+-- the row (SELECT ... FOR UPDATE) and merges in its own transaction, so
+-- concurrent patches from several sessions of one user all survive.
+CREATE TABLE user_state (
+  user_id text COLLATE "C" PRIMARY KEY,
+  state text NOT NULL
+);
+)sql"},
 };
 
 static_assert(std::size(kMigrations) == kSchemaVersion,

@@ -142,6 +142,17 @@ WHEN (old.status = 'complete' OR new.status = 'complete')
     WHERE new.status = 'complete' AND substr(new.content, 1, 6) <> 'csenc:';
 END;
 )sql"},
+
+    {4, "user: state scopes",
+     R"sql(
+-- One `user:` state document per user, shared by all of the user's
+-- sessions (docs/context-and-state.md). Merged inside the write that
+-- carries the patch, so it is atomic with that session's log.
+CREATE TABLE user_state (
+  user_id TEXT PRIMARY KEY,
+  state TEXT NOT NULL
+) WITHOUT ROWID;
+)sql"},
 };
 
 static_assert(std::size(kMigrations) == kSchemaVersion,
