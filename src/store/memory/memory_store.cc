@@ -557,7 +557,7 @@ bool MemoryStore::ApplyCreate(const Mutation& mutation,
     }
   }
   {
-    auto [user, user_lock] = LockUserForWrite(e->session.user_id);
+    auto [user, user_lock] = LockUserForWrite(batch->session.user_id);
     if (batch->user_state_patch) {
       if (Status s = MergeUserState(*user, *batch); !s.ok()) {
         // Nobody has seen the entry yet (its lock is held): withdraw it.
