@@ -34,7 +34,8 @@ ScopedState SplitStateScopes(const boost::json::object& state) {
 
 std::string MergedStateView(std::string_view session_state,
                             std::string_view user_state) {
-  if (user_state.empty() || user_state == "{}") return std::string(session_state);
+  if (user_state.empty() || user_state == "{}")
+    return std::string(session_state);
   boost::json::object merged = ObjectOrEmpty(session_state);
   for (const auto& [key, value] : ObjectOrEmpty(user_state)) {
     merged[key] = value;

@@ -2097,8 +2097,9 @@ TEST_P(StoreConformanceTest, UserKeysAreSharedByTheUsersSessionsOnly) {
   const std::vector<Event> tail = AllEvents(user, a.id, a.last_seq);
   ASSERT_EQ(tail.size(), 2u);
   EXPECT_EQ(tail[0].type, "state.delta");
-  EXPECT_JSON_EQ(tail[0].data,
-                 R"({"delta":{"user:theme":"dark","step":1,"user:n":{"x":1}}})");
+  EXPECT_JSON_EQ(
+      tail[0].data,
+      R"({"delta":{"user:theme":"dark","step":1,"user:n":{"x":1}}})");
 
   // Through B: a merge patch of the user's document (null deletes, objects
   // merge), seen by A.

@@ -620,14 +620,15 @@ TEST_F(ApiTest, StateScopesUserKeysAreSharedTempKeysAreNotKept) {
                                     .Json()
                                     .as_object()["last_seq"]
                                     .to_number<std::int64_t>();
-  HttpResult over = client().Patch(
-      "/v1/sessions/" + b, token,
-      R"({"state":{"user:two":")" + chunk + R"(","step":1}})");
+  HttpResult over =
+      client().Patch("/v1/sessions/" + b, token,
+                     R"({"state":{"user:two":")" + chunk + R"(","step":1}})");
   ExpectProblem(over, 422);
   EXPECT_NE(over.Json().as_object()["detail"].as_string().find("user:"),
             std::string::npos)
       << over.body;
-  json::object after = client().Get("/v1/sessions/" + b, token).Json().as_object();
+  json::object after =
+      client().Get("/v1/sessions/" + b, token).Json().as_object();
   EXPECT_EQ(after["last_seq"].to_number<std::int64_t>(), last_seq);
   EXPECT_FALSE(after["state"].as_object().contains("user:two"));
   EXPECT_FALSE(after["state"].as_object().contains("step"));
@@ -640,8 +641,9 @@ TEST_F(ApiTest, StateScopesUserKeysAreSharedTempKeysAreNotKept) {
   // Erasing the user erases it.
   ASSERT_EQ(client().Delete("/v1/me", token).status, 200);
   const std::string fresh = CreateSessionId(token);
-  EXPECT_EQ(client().Get("/v1/sessions/" + fresh, token).Json().as_object()["state"],
-            json::object());
+  EXPECT_EQ(
+      client().Get("/v1/sessions/" + fresh, token).Json().as_object()["state"],
+      json::object());
 }
 
 TEST_F(ApiTest, AdminEndpointsNeedTheAdminScope) {

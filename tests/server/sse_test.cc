@@ -110,20 +110,20 @@ TEST_F(SseTest, TempStateKeysReachLiveSubscribersButNoReplay) {
   ASSERT_EQ(ReadThrough(*live, 1), Range(1, 1));
 
   const std::string marker = "tempmarker-quasar-" + id;
-  ASSERT_EQ(client()
-                .Patch("/v1/sessions/" + id, token,
-                       R"({"state":{"step":1,"temp:note":")" + marker +
-                           R"("}})")
-                .status,
-            200);
+  ASSERT_EQ(
+      client()
+          .Patch("/v1/sessions/" + id, token,
+                 R"({"state":{"step":1,"temp:note":")" + marker + R"("}})")
+          .status,
+      200);
   // Connected during the change: the state.delta as sent, temp: included.
   std::optional<SseEvent> delta = live->Next();
   ASSERT_TRUE(delta);
   EXPECT_EQ(delta->id, "2");
   EXPECT_EQ(delta->event, "state.delta");
-  EXPECT_EQ(json::parse(delta->data),
-            json::parse(R"({"delta":{"step":1,"temp:note":")" + marker +
-                        R"("}})"));
+  EXPECT_EQ(
+      json::parse(delta->data),
+      json::parse(R"({"delta":{"step":1,"temp:note":")" + marker + R"("}})"));
 
   // A replay (Last-Event-ID) reads the stored form: the same seq without it.
   SseStream::Options resume;

@@ -63,13 +63,13 @@ class TempStateTest : public ::testing::TestWithParam<BackendParam> {
     store_ = inner_;
     if (GetParam().encrypted) {
       store_ = Must(EncryptStore(
-          inner_, Must(EncryptionKeys::Parse(
-                      "k 000102030405060708090a0b0c0d0e0f"
-                      "101112131415161718191a1b1c1d1e1f",
-                      "test keys"))));
+          inner_,
+          Must(EncryptionKeys::Parse("k 000102030405060708090a0b0c0d0e0f"
+                                     "101112131415161718191a1b1c1d1e1f",
+                                     "test keys"))));
     }
-    service_ = std::make_unique<SessionService>(store_, store_,
-                                                ServiceOptions{});
+    service_ =
+        std::make_unique<SessionService>(store_, store_, ServiceOptions{});
   }
   void TearDown() override {
     service_.reset();
