@@ -99,32 +99,34 @@ Status ForEachSession(Store& store, int page,
   return Status::Ok();
 }
 
-Status ForEachPreferences(Store& store, int page,
-                          const std::function<Status(UserPreferences)>& each) {
+// Runs `each` on every row of a paged whole-store scan of per-user rows:
+// `scan(cursor)` answers a page with `users` and `next_cursor`.
+template <typename Scan, typename Each>
+Status ForEachUserRow(const Scan& scan, const Each& each) {
   std::string cursor;
   do {
-    CHATSTORE_ASSIGN_OR_RETURN(PreferencesScanPage scan,
-                               store.ScanPreferences(cursor, page));
-    for (UserPreferences& u : scan.users) {
-      CHATSTORE_RETURN_IF_ERROR(each(std::move(u)));
+    auto scanned = scan(cursor);
+    CHATSTORE_RETURN_IF_ERROR(scanned.status());
+    for (auto& row : scanned->users) {
+      CHATSTORE_RETURN_IF_ERROR(each(std::move(row)));
     }
-    cursor = std::move(scan.next_cursor);
+    cursor = std::move(scanned->next_cursor);
   } while (!cursor.empty());
   return Status::Ok();
 }
 
+Status ForEachPreferences(Store& store, int page,
+                          const std::function<Status(UserPreferences)>& each) {
+  return ForEachUserRow(
+      [&](const std::string& c) { return store.ScanPreferences(c, page); },
+      each);
+}
+
 Status ForEachUserState(Store& store, int page,
                         const std::function<Status(UserState)>& each) {
-  std::string cursor;
-  do {
-    CHATSTORE_ASSIGN_OR_RETURN(UserStateScanPage scan,
-                               store.ScanUserStates(cursor, page));
-    for (UserState& u : scan.users) {
-      CHATSTORE_RETURN_IF_ERROR(each(std::move(u)));
-    }
-    cursor = std::move(scan.next_cursor);
-  } while (!cursor.empty());
-  return Status::Ok();
+  return ForEachUserRow(
+      [&](const std::string& c) { return store.ScanUserStates(c, page); },
+      each);
 }
 
 // What verification compares of one session.
