@@ -191,8 +191,9 @@ class SessionService {
   Result<Preferences> GetPreferences(std::string_view user_id);
   Status PutPreferences(std::string_view user_id, const Preferences& prefs);
 
-  // The user's `user:` state document (JSON object text, "{}" when none),
-  // as the primary store holds it.
+  // The user's `user:` state document (JSON object text, "{}" when none):
+  // the primary store's, with the keys only the ephemeral store holds
+  // (docs/context-and-state.md).
   Result<std::string> UserState(std::string_view user_id);
 
   // Removes all of the user's data from every store.

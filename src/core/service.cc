@@ -420,7 +420,15 @@ Status SessionService::PutPreferences(std::string_view user_id,
 }
 
 Result<std::string> SessionService::UserState(std::string_view user_id) {
-  return primary_->GetUserState(user_id);
+  // Each store keeps the documents of the sessions it holds; the primary's
+  // keys win where both have one.
+  std::string merged = "{}";
+  std::vector<Store*> stores = DistinctStores();
+  for (auto it = stores.rbegin(); it != stores.rend(); ++it) {
+    CHATSTORE_ASSIGN_OR_RETURN(std::string doc, (*it)->GetUserState(user_id));
+    merged = core::MergedStateView(merged, doc);
+  }
+  return merged;
 }
 
 Result<EraseCounts> SessionService::EraseUser(std::string_view user_id) {
