@@ -65,6 +65,35 @@ void CheckBatch(const WriteBatch& batch, const Session* before,
     FUZZ_CHECK(chatstore::json::Parse(e.data, 1000, "data").ok(), text);
   }
   FUZZ_CHECK(batch.session.last_seq == batch.events.back().seq, text);
+  // State scopes (docs/context-and-state.md): the stored state.delta holds
+  // no temp: key, a live form names an event of the batch, and the user
+  // patch is an object of user: keys only.
+  for (const Event& e : batch.events) {
+    if (e.type != "state.delta") continue;
+    auto data = chatstore::json::ParseObject(e.data, 1000, "data");
+    FUZZ_CHECK(
+        data.ok() && data->contains("delta") && data->at("delta").is_object(),
+        text);
+    if (!data.ok() || !data->contains("delta")) continue;
+    for (const auto& [key, value] : data->at("delta").as_object()) {
+      FUZZ_CHECK(!std::string_view(key).starts_with("temp:"), text);
+    }
+  }
+  for (const WriteBatch::LiveData& live : batch.live_data) {
+    FUZZ_CHECK(live.seq >= first && live.seq <= batch.session.last_seq, text);
+    FUZZ_CHECK(chatstore::json::Parse(live.data, 1000, "live").ok(), text);
+  }
+  if (batch.user_state_patch) {
+    auto user =
+        chatstore::json::ParseObject(*batch.user_state_patch, 1000, "u");
+    FUZZ_CHECK(user.ok(), text);
+    if (user.ok()) {
+      for (const auto& [key, value] : *user) {
+        FUZZ_CHECK(std::string_view(key).starts_with("user:"), text);
+      }
+    }
+    FUZZ_CHECK(batch.user_state_max_bytes == ctx.max_state_bytes, text);
+  }
   FUZZ_CHECK(batch.session.user_id == ctx.user_id, text);
   FUZZ_CHECK(batch.session.id == kSession, text);
   FUZZ_CHECK(batch.session.state.size() <= ctx.max_state_bytes, text);

@@ -23,6 +23,7 @@ struct MigrationProgress {
   std::int64_t messages_copied = 0;
   std::int64_t events_copied = 0;
   std::int64_t preferences_copied = 0;
+  std::int64_t user_states_copied = 0;  // `user:` state documents
 };
 
 struct MigrationOptions {
@@ -35,23 +36,24 @@ struct MigrationOptions {
   std::function<void(const MigrationProgress&)> on_progress;
 };
 
-// Copies every live session (with its messages and events) and every
-// user's preferences from `from` to `to`. Resumable: a session already at
-// the destination with the same last_seq is skipped, so running it again
-// after an interruption copies only what is missing. Each session is
-// written atomically (Store::ImportSession), so an interruption never
-// leaves a half-copied session; a session that changed at the source since
-// it was copied (its last_seq differs) is deleted at the destination and
-// copied again. Sessions should not be written to at the destination while
-// it runs. A session written at the source during its copy is re-read
-// until it holds still. Stops at the first error and returns it (what was
-// copied stays; run again to continue).
+// Copies every live session (with its messages and events), every user's
+// preferences and every user's `user:` state document from `from` to `to`.
+// Resumable: a session already at the destination with the same last_seq is
+// skipped, so running it again after an interruption copies only what is
+// missing. Each session is written atomically (Store::ImportSession), so an
+// interruption never leaves a half-copied session; a session that changed at
+// the source since it was copied (its last_seq differs) is deleted at the
+// destination and copied again. Sessions should not be written to at the
+// destination while it runs. A session written at the source during its copy is
+// re-read until it holds still. Stops at the first error and returns it (what
+// was copied stays; run again to continue).
 Result<MigrationProgress> MigrateStore(Store& from, Store& to,
                                        const MigrationOptions& options);
 
 struct VerifyReport {
   std::int64_t sessions_checked = 0;
   std::int64_t preferences_checked = 0;
+  std::int64_t user_states_checked = 0;
   // Every difference found, one line each ("session <id>: ..."), at most
   // kMaxListed; `differences` counts them all.
   std::vector<std::string> listed;
@@ -61,9 +63,9 @@ struct VerifyReport {
 
 // Compares every live session of `from` with `to`: its message and event
 // counts, and a BLAKE2b checksum of its row, messages and events as the
-// export renders them; and every user's preferences. Reads each session a
-// page at a time (memory does not grow with a session's size). An error
-// reading either store is returned as the error, not as a difference.
+// export renders them; every user's preferences and `user:` state. Reads each
+// session a page at a time (memory does not grow with a session's size). An
+// error reading either store is returned as the error, not as a difference.
 Result<VerifyReport> VerifyMigration(Store& from, Store& to,
                                      const MigrationOptions& options);
 

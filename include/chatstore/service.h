@@ -191,6 +191,11 @@ class SessionService {
   Result<Preferences> GetPreferences(std::string_view user_id);
   Status PutPreferences(std::string_view user_id, const Preferences& prefs);
 
+  // The user's `user:` state document (JSON object text, "{}" when none):
+  // the primary store's, with the keys only the ephemeral store holds
+  // (docs/context-and-state.md).
+  Result<std::string> UserState(std::string_view user_id);
+
   // Removes all of the user's data from every store.
   Result<EraseCounts> EraseUser(std::string_view user_id);
 
@@ -207,6 +212,9 @@ class SessionService {
  private:
   Result<Session> LoadOwned(std::string_view user_id,
                             std::string_view session_id);
+  // `session` with its state as the merged view: its own keys plus its
+  // user's `user:` keys, read from the session's store.
+  Result<Session> WithUserState(Session session);
   // Applies the mutation in its session's store and publishes its events.
   Result<WriteBatch> Commit(std::shared_ptr<const Mutation> mutation);
   core::WriteContext Context(std::string_view user_id) const;

@@ -35,6 +35,24 @@ struct WriteBatch {
   bool creates_session = false;  // insert instead of update
   std::vector<MessageWrite> messages;
   std::vector<Event> events;  // never empty
+  // The user's `user:` state merge patch (RFC 7396, a JSON object text of
+  // `user:` keys only) to apply to session.user_id's state document in the
+  // same atomic write, or nullopt. The store merges it into the document as
+  // it is inside its atomic section (core json::MergeStateText, or the same
+  // merge in a backend's script), so concurrent patches from several
+  // sessions of one user all survive. When the merged document would
+  // serialize to more than user_state_max_bytes the store writes nothing and
+  // answers Unprocessable.
+  std::optional<std::string> user_state_patch;
+  std::size_t user_state_max_bytes = 0;
+  // Event data as delivered live, where it differs from the stored form
+  // (state.delta with its `temp:` keys): never written by a store, handed to
+  // the listeners of the commit only (docs/context-and-state.md).
+  struct LiveData {
+    std::int64_t seq = 0;
+    std::string data;
+  };
+  std::vector<LiveData> live_data;
 };
 
 // The meaning of one change to one session, decided once for every backend.
@@ -95,6 +113,15 @@ struct UserPreferences {
 };
 struct PreferencesScanPage {
   std::vector<UserPreferences> users;
+  std::string next_cursor;
+};
+// One user's `user:` state document (a JSON object text).
+struct UserState {
+  std::string user_id;
+  std::string state;
+};
+struct UserStateScanPage {
+  std::vector<UserState> users;
   std::string next_cursor;
 };
 
@@ -185,7 +212,8 @@ class Store {
   // Removes the session with its messages, events and search entries.
   // NotFound when missing. Returns what was removed.
   virtual Result<EraseCounts> DeleteSession(std::string_view session_id) = 0;
-  // Removes every session of the user and their preferences.
+  // Removes every session of the user, their preferences and their `user:`
+  // state document.
   virtual Result<EraseCounts> DeleteUser(std::string_view user_id) = 0;
 
   // Full-text search over the user's complete messages, newest first.
@@ -199,6 +227,10 @@ class Store {
   virtual Result<Preferences> GetPreferences(std::string_view user_id) = 0;
   virtual Status PutPreferences(std::string_view user_id,
                                 const Preferences& prefs) = 0;
+
+  // The user's `user:` state document, a JSON object text: "{}" when the
+  // user has none. Written by batches (WriteBatch::user_state_patch).
+  virtual Result<std::string> GetUserState(std::string_view user_id) = 0;
 
   // Removes up to `request.limit` sessions that `request.rule` selects,
   // oldest first, each exactly as DeleteSession() would (messages, events,
@@ -224,6 +256,14 @@ class Store {
   // Every user's stored preferences, paged like ScanSessions.
   virtual Result<PreferencesScanPage> ScanPreferences(std::string_view cursor,
                                                       int limit) = 0;
+  // Every user's non-empty `user:` state document, paged like ScanSessions.
+  virtual Result<UserStateScanPage> ScanUserStates(std::string_view cursor,
+                                                   int limit) = 0;
+  // Replaces the user's state document with `state` (a JSON object text of
+  // `user:` keys, as another store held it); "{}" removes it. For import
+  // and migration: live writes go through WriteBatch::user_state_patch.
+  virtual Status PutUserState(std::string_view user_id,
+                              std::string_view state) = 0;
   // Writes a whole session as another store held it — the same id, seqs,
   // timestamps and message ids — all or nothing, through Apply(): a reader
   // sees either no session or all of it, and it is indexed for search like

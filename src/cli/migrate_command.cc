@@ -138,7 +138,8 @@ int RunMigrate(const CommonOptions& common, const MigrateArgs& args) {
                        {"sessions_skipped", p.sessions_skipped},
                        {"messages_copied", p.messages_copied},
                        {"events_copied", p.events_copied},
-                       {"preferences_copied", p.preferences_copied}});
+                       {"preferences_copied", p.preferences_copied},
+                       {"user_states_copied", p.user_states_copied}});
     if (!done.ok()) {
       std::cerr << "chatstore migrate: interrupted; what was copied stays, "
                    "and running the same command again continues\n";

@@ -26,6 +26,12 @@ Result<std::string> UserExportWriter::Next() {
       out += FormatTimestamp(service_.options().clock->Now());
       out += "\",\"preferences\":";
       out += wire::PreferencesJson(prefs);
+      // The user's `user:` keys once, as stored (the sessions below show
+      // them merged into their state too; docs/export-format.md).
+      CHATSTORE_ASSIGN_OR_RETURN(std::string user_state,
+                                 service_.UserState(user_id_));
+      out += ",\"user_state\":";
+      out += user_state;
       out += ",\"sessions\":[";
       phase_ = Phase::kSessionList;
       return out;

@@ -176,6 +176,35 @@ void MergePatch(boost::json::value& target, const boost::json::value& patch) {
   }
 }
 
+Result<std::string> MergeStateText(std::string_view stored,
+                                   const boost::json::object& patch,
+                                   std::string_view field,
+                                   std::size_t max_bytes) {
+  boost::system::error_code ec;
+  boost::json::value current = ParseExact(stored, ec);
+  if (ec || !current.is_object()) current = boost::json::object();
+  MergePatch(current, patch);
+  std::string out = Serialize(current);
+  if (out.size() > max_bytes) {
+    return Status::Unprocessable(std::string(field) + ": would exceed " +
+                                 std::to_string(max_bytes) +
+                                 " bytes after the patch");
+  }
+  return out;
+}
+
+Result<std::string> MergeStateText(std::string_view stored,
+                                   std::string_view patch,
+                                   std::string_view field,
+                                   std::size_t max_bytes) {
+  boost::system::error_code ec;
+  boost::json::value p = ParseExact(patch, ec);
+  if (ec || !p.is_object()) {
+    return Status::Internal(std::string(field) + ": patch is not an object");
+  }
+  return MergeStateText(stored, p.as_object(), field, max_bytes);
+}
+
 std::string Serialize(const boost::json::value& v) {
   return boost::json::serialize(v);
 }

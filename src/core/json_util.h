@@ -38,6 +38,21 @@ std::size_t Depth(const boost::json::value& v);
 // Applies an RFC 7396 merge patch to `target` in place.
 void MergePatch(boost::json::value& target, const boost::json::value& patch);
 
+// Merges `patch` into the stored JSON object text `stored` (a missing or
+// malformed document counts as {}) and returns the result serialized.
+// Unprocessable naming `field` when it would exceed `max_bytes`. The one
+// read-modify-write of session state, metadata and the user state document.
+Result<std::string> MergeStateText(std::string_view stored,
+                                   const boost::json::object& patch,
+                                   std::string_view field,
+                                   std::size_t max_bytes);
+// MergeStateText() with the patch as JSON object text (a store's
+// WriteBatch::user_state_patch); Internal when it is not an object.
+Result<std::string> MergeStateText(std::string_view stored,
+                                   std::string_view patch,
+                                   std::string_view field,
+                                   std::size_t max_bytes);
+
 // Compact, single-line serialization (what events carry).
 std::string Serialize(const boost::json::value& v);
 

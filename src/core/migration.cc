@@ -99,18 +99,34 @@ Status ForEachSession(Store& store, int page,
   return Status::Ok();
 }
 
-Status ForEachPreferences(Store& store, int page,
-                          const std::function<Status(UserPreferences)>& each) {
+// Runs `each` on every row of a paged whole-store scan of per-user rows:
+// `scan(cursor)` answers a page with `users` and `next_cursor`.
+template <typename Scan, typename Each>
+Status ForEachUserRow(const Scan& scan, const Each& each) {
   std::string cursor;
   do {
-    CHATSTORE_ASSIGN_OR_RETURN(PreferencesScanPage scan,
-                               store.ScanPreferences(cursor, page));
-    for (UserPreferences& u : scan.users) {
-      CHATSTORE_RETURN_IF_ERROR(each(std::move(u)));
+    auto scanned = scan(cursor);
+    CHATSTORE_RETURN_IF_ERROR(scanned.status());
+    for (auto& row : scanned->users) {
+      CHATSTORE_RETURN_IF_ERROR(each(std::move(row)));
     }
-    cursor = std::move(scan.next_cursor);
+    cursor = std::move(scanned->next_cursor);
   } while (!cursor.empty());
   return Status::Ok();
+}
+
+Status ForEachPreferences(Store& store, int page,
+                          const std::function<Status(UserPreferences)>& each) {
+  return ForEachUserRow(
+      [&](const std::string& c) { return store.ScanPreferences(c, page); },
+      each);
+}
+
+Status ForEachUserState(Store& store, int page,
+                        const std::function<Status(UserState)>& each) {
+  return ForEachUserRow(
+      [&](const std::string& c) { return store.ScanUserStates(c, page); },
+      each);
 }
 
 // What verification compares of one session.
@@ -211,6 +227,12 @@ Result<MigrationProgress> MigrateStore(Store& from, Store& to,
         ++progress.preferences_copied;
         return Status::Ok();
       }));
+  CHATSTORE_RETURN_IF_ERROR(
+      ForEachUserState(from, options.page, [&](UserState u) {
+        CHATSTORE_RETURN_IF_ERROR(to.PutUserState(u.user_id, u.state));
+        ++progress.user_states_copied;
+        return Status::Ok();
+      }));
   report();
   return progress;
 }
@@ -264,6 +286,16 @@ Result<VerifyReport> VerifyMigration(Store& from, Store& to,
                  ": missing at the destination");
         } else if (there->persist_history != u.preferences.persist_history) {
           differ("preferences of user " + u.user_id + ": differ");
+        }
+        return Status::Ok();
+      }));
+  CHATSTORE_RETURN_IF_ERROR(
+      ForEachUserState(from, options.page, [&](UserState u) -> Status {
+        ++report.user_states_checked;
+        CHATSTORE_ASSIGN_OR_RETURN(std::string there,
+                                   to.GetUserState(u.user_id));
+        if (there != u.state) {
+          differ("user: state of user " + u.user_id + ": differs");
         }
         return Status::Ok();
       }));

@@ -5,6 +5,7 @@
 #include <utility>
 
 #include "core/json_util.h"
+#include "core/state_scopes.h"
 #include "core/wire_format.h"
 #include "tokens/token_counter.h"
 
@@ -84,11 +85,13 @@ class SessionWrite : public Mutation {
 
 class CreateSessionMutation final : public Mutation {
  public:
-  CreateSessionMutation(const WriteContext& ctx, Session row)
+  CreateSessionMutation(const WriteContext& ctx, Session row,
+                        std::optional<std::string> user_state_patch)
       : ttl_(ctx.ephemeral_ttl),
         max_state_bytes_(ctx.max_state_bytes),
         max_metadata_bytes_(ctx.max_metadata_bytes),
-        row_(std::move(row)) {}
+        row_(std::move(row)),
+        user_state_patch_(std::move(user_state_patch)) {}
   const std::string& session_id() const override { return row_.id; }
   const std::string& message_id() const override { return kNoMessage; }
 
@@ -124,6 +127,10 @@ class CreateSessionMutation final : public Mutation {
     e.data = wire::SessionJson(batch.session);
     e.created_at = now;
     batch.events.push_back(std::move(e));
+    if (user_state_patch_) {
+      batch.user_state_patch = user_state_patch_;
+      batch.user_state_max_bytes = max_state_bytes_;
+    }
     return batch;
   }
 
@@ -132,6 +139,7 @@ class CreateSessionMutation final : public Mutation {
   const std::size_t max_state_bytes_;
   const std::size_t max_metadata_bytes_;
   const Session row_;
+  const std::optional<std::string> user_state_patch_;
 };
 
 class UpdateSessionMutation final : public SessionWrite {
@@ -149,15 +157,29 @@ class UpdateSessionMutation final : public SessionWrite {
     if (patch_.status) s.status = *patch_.status;
     if (patch_.metadata) {
       CHATSTORE_ASSIGN_OR_RETURN(
-          s.metadata, Merged(s.metadata, *patch_.metadata, "metadata",
-                             ctx_.max_metadata_bytes));
+          s.metadata,
+          json::MergeStateText(s.metadata, *patch_.metadata, "metadata",
+                               ctx_.max_metadata_bytes));
     }
     if (patch_.state) {
+      // Each scope goes its own way (docs/context-and-state.md): session
+      // keys into the row, `user:` keys into the user's document in the
+      // store's atomic write, `temp:` keys into the live event only.
+      const ScopedState parts = SplitStateScopes(*patch_.state);
       CHATSTORE_ASSIGN_OR_RETURN(
-          s.state,
-          Merged(s.state, *patch_.state, "state", ctx_.max_state_bytes));
+          s.state, json::MergeStateText(s.state, parts.session, "state",
+                                        ctx_.max_state_bytes));
+      if (!parts.user.empty()) {
+        batch.user_state_patch = json::Serialize(parts.user);
+        batch.user_state_max_bytes = ctx_.max_state_bytes;
+      }
+      if (!parts.temp.empty()) {
+        boost::json::object live;
+        live["delta"] = *patch_.state;
+        batch.live_data.push_back({NextSeq(batch), json::Serialize(live)});
+      }
       boost::json::object data;
-      data["delta"] = *patch_.state;
+      data["delta"] = parts.stored;
       Emit(batch, kStateDelta, json::Serialize(data), now);
     }
     // session.updated comes last so that the session it carries shows the
@@ -168,23 +190,6 @@ class UpdateSessionMutation final : public SessionWrite {
     s.last_seq = seq - 1;
     Emit(batch, kSessionUpdated, std::move(data), now);
     return Status::Ok();
-  }
-
-  static Result<std::string> Merged(const std::string& stored,
-                                    const boost::json::object& patch,
-                                    std::string_view field,
-                                    std::size_t max_bytes) {
-    boost::system::error_code ec;
-    boost::json::value current = boost::json::parse(stored, ec);
-    if (ec || !current.is_object()) current = boost::json::object();
-    json::MergePatch(current, patch);
-    std::string out = json::Serialize(current);
-    if (out.size() > max_bytes) {
-      return Status::Unprocessable(std::string(field) + ": would exceed " +
-                                   std::to_string(max_bytes) +
-                                   " bytes after the patch");
-    }
-    return out;
   }
 
   const ParsedPatch patch_;
@@ -327,9 +332,11 @@ bool IsValidAppEventType(std::string_view type) {
   return true;
 }
 
-std::shared_ptr<const Mutation> CreateSession(const WriteContext& ctx,
-                                              Session row) {
-  return std::make_shared<CreateSessionMutation>(ctx, std::move(row));
+std::shared_ptr<const Mutation> CreateSession(
+    const WriteContext& ctx, Session row,
+    std::optional<std::string> user_state_patch) {
+  return std::make_shared<CreateSessionMutation>(ctx, std::move(row),
+                                                 std::move(user_state_patch));
 }
 
 std::shared_ptr<const Mutation> UpdateSession(WriteContext ctx,

@@ -44,15 +44,19 @@ bool IsValidAppEventType(std::string_view type);
 
 // `row` is the new session (id, user, title, metadata, state, persistent);
 // counters and timestamps are filled in, and expires_at (now + ttl) when the
-// session is not persistent.
-std::shared_ptr<const Mutation> CreateSession(const WriteContext& ctx,
-                                              Session row);
+// session is not persistent. `row.state` holds the session's own keys only;
+// `user_state_patch` (a JSON object text of `user:` keys) is merged into the
+// user's state document in the same write.
+std::shared_ptr<const Mutation> CreateSession(
+    const WriteContext& ctx, Session row,
+    std::optional<std::string> user_state_patch = std::nullopt);
 
 struct ParsedPatch {
   std::optional<std::string> title;
   std::optional<SessionStatus> status;
   std::optional<boost::json::object> metadata;  // merge patch
-  std::optional<boost::json::object> state;     // merge patch
+  // A merge patch of all three scopes (core/state_scopes.h).
+  std::optional<boost::json::object> state;
 };
 std::shared_ptr<const Mutation> UpdateSession(WriteContext ctx,
                                               std::string session_id,

@@ -9,6 +9,7 @@
 #include "chatstore/ids.h"
 #include "core/json_util.h"
 #include "core/mutations.h"
+#include "core/state_scopes.h"
 #include "core/wire_format.h"
 
 namespace chatstore {
@@ -116,17 +117,32 @@ Result<Session> SessionService::CreateSession(
       ParseJsonObject("metadata", request.metadata, limits));
   CHATSTORE_ASSIGN_OR_RETURN(boost::json::object state,
                              ParseJsonObject("state", request.state, limits));
+  // The scopes split as in a patch: `user:` keys join the user's document,
+  // `temp:` keys are dropped (there is no state.delta to carry them).
+  core::ScopedState parts = core::SplitStateScopes(state);
+  std::optional<std::string> user_state_patch;
+  if (!parts.user.empty()) user_state_patch = json::Serialize(parts.user);
   const bool persistent = request.persistent || !ephemeral_;
   Session row;
   row.id = NewSessionId(options_.clock->Now(), persistent);
   row.user_id = std::string(user_id);
   row.title = request.title;
   row.metadata = json::Serialize(metadata);
-  row.state = json::Serialize(state);
+  row.state = json::Serialize(parts.session);
   row.persistent = persistent;
   CHATSTORE_ASSIGN_OR_RETURN(
-      WriteBatch batch, Commit(core::CreateSession(Context(user_id), row)));
-  return std::move(batch.session);
+      WriteBatch batch,
+      Commit(core::CreateSession(Context(user_id), row,
+                                 std::move(user_state_patch))));
+  return WithUserState(std::move(batch.session));
+}
+
+Result<Session> SessionService::WithUserState(Session session) {
+  CHATSTORE_ASSIGN_OR_RETURN(
+      std::string user_state,
+      StoreFor(session.id).GetUserState(session.user_id));
+  session.state = core::MergedStateView(session.state, user_state);
+  return session;
 }
 
 Result<Session> SessionService::LoadOwned(std::string_view user_id,
@@ -143,7 +159,8 @@ Result<Session> SessionService::LoadOwned(std::string_view user_id,
 
 Result<Session> SessionService::GetSession(std::string_view user_id,
                                            std::string_view session_id) {
-  return LoadOwned(user_id, session_id);
+  CHATSTORE_ASSIGN_OR_RETURN(Session s, LoadOwned(user_id, session_id));
+  return WithUserState(std::move(s));
 }
 
 Result<SessionPage> SessionService::ListSessions(
@@ -158,7 +175,14 @@ Result<SessionPage> SessionService::ListSessions(
     CHATSTORE_ASSIGN_OR_RETURN(
         SessionPage page, store->ListSessions(user_id, status, after, limit));
     more = more || page.next.has_value();
-    for (Session& s : page.sessions) out.sessions.push_back(std::move(s));
+    if (page.sessions.empty()) continue;
+    // One read of the user's document per store serves the whole page.
+    CHATSTORE_ASSIGN_OR_RETURN(std::string user_state,
+                               store->GetUserState(user_id));
+    for (Session& s : page.sessions) {
+      s.state = core::MergedStateView(s.state, user_state);
+      out.sessions.push_back(std::move(s));
+    }
   }
   std::sort(out.sessions.begin(), out.sessions.end(), NewerFirst);
   if (out.sessions.size() > static_cast<std::size_t>(limit)) {
@@ -196,7 +220,7 @@ Result<Session> SessionService::UpdateSession(std::string_view user_id,
       WriteBatch batch,
       Commit(core::UpdateSession(Context(user_id), std::string(session_id),
                                  std::move(parsed))));
-  return std::move(batch.session);
+  return WithUserState(std::move(batch.session));
 }
 
 Result<std::int64_t> SessionService::DeleteSession(
@@ -395,6 +419,18 @@ Status SessionService::PutPreferences(std::string_view user_id,
   return primary_->PutPreferences(user_id, prefs);
 }
 
+Result<std::string> SessionService::UserState(std::string_view user_id) {
+  // Each store keeps the documents of the sessions it holds; the primary's
+  // keys win where both have one.
+  std::string merged = "{}";
+  std::vector<Store*> stores = DistinctStores();
+  for (auto it = stores.rbegin(); it != stores.rend(); ++it) {
+    CHATSTORE_ASSIGN_OR_RETURN(std::string doc, (*it)->GetUserState(user_id));
+    merged = core::MergedStateView(merged, doc);
+  }
+  return merged;
+}
+
 Result<EraseCounts> SessionService::EraseUser(std::string_view user_id) {
   EraseCounts total;
   for (Store* store : DistinctStores()) {
@@ -410,7 +446,19 @@ Result<WriteBatch> SessionService::Commit(
   // order per session, which keeps listeners' view ordered.
   Store& store = StoreFor(mutation->session_id());
   return store.ApplySync(std::move(mutation), [this](const WriteBatch& b) {
-    Publish(b.session, b.events);
+    if (b.live_data.empty()) {
+      Publish(b.session, b.events);
+      return;
+    }
+    // Listeners get the live form (state.delta with its `temp:` keys);
+    // the store wrote, and every replay reads, the stored form.
+    std::vector<Event> live = b.events;
+    for (const WriteBatch::LiveData& d : b.live_data) {
+      for (Event& e : live) {
+        if (e.seq == d.seq) e.data = d.data;
+      }
+    }
+    Publish(b.session, live);
   });
 }
 

@@ -2040,6 +2040,234 @@ TEST_P(StoreConformanceTest, MixedConcurrentLoadKeepsSessionsConsistent) {
   }
 }
 
+// ---- State scopes (docs/context-and-state.md) -----------------------------
+
+// Patches `state` of a session and returns the session as answered.
+Session PatchState(SessionService& svc, const std::string& user,
+                   const std::string& sid, std::string state) {
+  SessionPatch patch;
+  patch.state = std::move(state);
+  return Must(svc.UpdateSession(user, sid, patch));
+}
+
+TEST_P(StoreConformanceTest, UserKeysAreSharedByTheUsersSessionsOnly) {
+  const std::string user = NewUser();
+  const std::string other = NewUser();
+  const Session a = Create(user);
+  const Session b = Create(user, /*persistent=*/false);
+  const Session c = Create(other);
+  Tick();
+
+  const Session patched = PatchState(
+      svc(), user, a.id, R"({"user:theme":"dark","step":1,"user:n":{"x":1}})");
+  EXPECT_JSON_EQ(patched.state,
+                 R"({"step":1,"user:theme":"dark","user:n":{"x":1}})");
+  // Seen through session B of the same user at once, in every read path.
+  EXPECT_JSON_EQ(Get(user, b.id).state,
+                 R"({"user:theme":"dark","user:n":{"x":1}})");
+  for (const Session& listed : AllSessions(user, 10)) {
+    EXPECT_EQ(Field(listed.state, "user:theme"), boost::json::value("dark"))
+        << listed.id;
+  }
+  // Never by another user's session.
+  EXPECT_JSON_EQ(Get(other, c.id).state, "{}");
+  EXPECT_JSON_EQ(Must(store().GetUserState(other)), "{}");
+  // The session row holds only its own keys; the user's document the rest.
+  EXPECT_JSON_EQ(Must(store().GetSession(a.id)).state, R"({"step":1})");
+  EXPECT_JSON_EQ(Must(store().GetUserState(user)),
+                 R"({"user:theme":"dark","user:n":{"x":1}})");
+  // One state.delta event carries the whole patch (no temp: keys here).
+  const std::vector<Event> tail = AllEvents(user, a.id, a.last_seq);
+  ASSERT_EQ(tail.size(), 2u);
+  EXPECT_EQ(tail[0].type, "state.delta");
+  EXPECT_JSON_EQ(
+      tail[0].data,
+      R"({"delta":{"user:theme":"dark","step":1,"user:n":{"x":1}}})");
+
+  // Through B: a merge patch of the user's document (null deletes, objects
+  // merge), seen by A.
+  Tick();
+  PatchState(svc(), user, b.id, R"({"user:theme":null,"user:n":{"y":2}})");
+  EXPECT_JSON_EQ(Get(user, a.id).state, R"({"step":1,"user:n":{"x":1,"y":2}})");
+  PatchState(svc(), user, a.id, R"({"user:n":null})");
+  EXPECT_JSON_EQ(Get(user, b.id).state, "{}");
+  EXPECT_JSON_EQ(Must(store().GetUserState(user)), "{}");
+  ExpectConsistent(user, a.id);
+  ExpectConsistent(user, b.id);
+}
+
+TEST_P(StoreConformanceTest, CreateWithUserKeysFillsTheUsersDocument) {
+  const std::string user = NewUser();
+  CreateSessionRequest request;
+  request.state = R"({"step":0,"user:lang":"fr","temp:scratch":1})";
+  const Session a = Must(svc().CreateSession(user, request));
+  EXPECT_JSON_EQ(a.state, R"({"step":0,"user:lang":"fr"})");
+  EXPECT_JSON_EQ(Must(store().GetSession(a.id)).state, R"({"step":0})");
+  const Session b = Create(user);
+  EXPECT_JSON_EQ(Get(user, b.id).state, R"({"user:lang":"fr"})");
+}
+
+TEST_P(StoreConformanceTest, ConcurrentUserPatchesFromManySessionsAllSurvive) {
+  constexpr int kThreads = 6;
+  constexpr int kPatches = 8;
+  const std::string user = NewUser();
+  std::vector<Session> sessions;
+  for (int t = 0; t < kThreads; ++t) sessions.push_back(Create(user));
+  std::latch start(kThreads);
+  std::atomic<int> failures{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      start.arrive_and_wait();
+      for (int i = 0; i < kPatches; ++i) {
+        SessionPatch patch;
+        patch.state = "{\"user:k" + std::to_string(t) + "_" +
+                      std::to_string(i) + "\":" + std::to_string(i) +
+                      ",\"own\":" + std::to_string(i) + "}";
+        if (!svc().UpdateSession(user, sessions[t].id, patch).ok()) ++failures;
+      }
+    });
+  }
+  for (std::thread& t : threads) t.join();
+  EXPECT_EQ(failures.load(), 0);
+  const boost::json::value doc = Json(Must(store().GetUserState(user)));
+  ASSERT_TRUE(doc.is_object());
+  // No lost update: every key of every session's patches is there.
+  EXPECT_EQ(doc.as_object().size(),
+            static_cast<std::size_t>(kThreads * kPatches));
+  for (int t = 0; t < kThreads; ++t) {
+    for (int i = 0; i < kPatches; ++i) {
+      const std::string key =
+          "user:k" + std::to_string(t) + "_" + std::to_string(i);
+      EXPECT_TRUE(doc.as_object().contains(key)) << key;
+    }
+    const Session s = Get(user, sessions[t].id);
+    EXPECT_EQ(Field(s.state, "own"), boost::json::value(kPatches - 1));
+    EXPECT_EQ(Json(s.state).as_object().size(),
+              static_cast<std::size_t>(kThreads * kPatches + 1));
+    ExpectConsistent(user, sessions[t].id);
+  }
+}
+
+TEST_P(StoreConformanceTest, RefusedStatePatchLeavesTheUsersDocument) {
+  Limits limits;
+  limits.max_state_bytes = 64;
+  service_ = MakeService(limits);
+  const std::string user = NewUser();
+  const Session a = Create(user);
+  PatchState(svc(), user, a.id, R"({"user:keep":1,"step":1})");
+  const Session before = Get(user, a.id);
+  const std::string doc = Must(store().GetUserState(user));
+  const std::string big(80, 'x');
+
+  // The user's document over the limit: refused like session state.
+  SessionPatch patch;
+  patch.state = R"({"user:big":")" + big + R"(","step":2})";
+  EXPECT_EQ(CodeOf(svc().UpdateSession(user, a.id, patch)), "Unprocessable");
+  // The session part over the limit (a Prepare error): the user part goes
+  // nowhere either.
+  patch.state = R"({"user:small":1,"step":")" + big + R"("})";
+  EXPECT_EQ(CodeOf(svc().UpdateSession(user, a.id, patch)), "Unprocessable");
+  // temp: keys count towards neither document.
+  patch.state = R"({"temp:big":")" + big + big + R"("})";
+  EXPECT_TRUE(svc().UpdateSession(user, a.id, patch).ok());
+
+  EXPECT_JSON_EQ(Must(store().GetUserState(user)), doc);
+  const Session after = Get(user, a.id);
+  EXPECT_JSON_EQ(after.state, before.state);
+  EXPECT_EQ(after.last_seq, before.last_seq + 2);  // only the temp: patch
+  ExpectConsistent(user, a.id);
+}
+
+TEST_P(StoreConformanceTest, TempKeysReachListenersButAreNeverStored) {
+  class Recorder final : public CommitListener {
+   public:
+    void OnCommit(const Session&, const std::vector<Event>& events) override {
+      std::lock_guard lock(mu_);
+      for (const Event& e : events) {
+        if (e.type == "state.delta") deltas_[e.seq] = e.data;
+      }
+    }
+    std::map<std::int64_t, std::string> deltas() {
+      std::lock_guard lock(mu_);
+      return deltas_;
+    }
+
+   private:
+    std::mutex mu_;
+    std::map<std::int64_t, std::string> deltas_;
+  } recorder;
+  const std::string user = NewUser();
+  const Session s = Create(user);
+  svc().AddListener(&recorder);
+  const Session patched =
+      PatchState(svc(), user, s.id, R"({"temp:x":{"t":1},"step":2})");
+  PatchState(svc(), user, s.id, R"({"temp:only":true})");
+  svc().RemoveListener(&recorder);
+
+  EXPECT_JSON_EQ(patched.state, R"({"step":2})");
+  const auto live = recorder.deltas();
+  ASSERT_EQ(live.size(), 2u);
+  EXPECT_JSON_EQ(live.begin()->second,
+                 R"({"delta":{"temp:x":{"t":1},"step":2}})");
+  EXPECT_JSON_EQ(live.rbegin()->second, R"({"delta":{"temp:only":true}})");
+  // The log holds the stored form: same seqs, no temp: keys; a temp:-only
+  // patch leaves an empty delta so that seqs stay gapless.
+  std::map<std::int64_t, std::string> stored;
+  for (const Event& e : AllEvents(user, s.id)) {
+    if (e.type == "state.delta") stored[e.seq] = e.data;
+  }
+  ASSERT_EQ(stored.size(), 2u);
+  EXPECT_EQ(stored.begin()->first, live.begin()->first);
+  EXPECT_JSON_EQ(stored.begin()->second, R"({"delta":{"step":2}})");
+  EXPECT_JSON_EQ(stored.rbegin()->second, R"({"delta":{}})");
+  EXPECT_JSON_EQ(Get(user, s.id).state, R"({"step":2})");
+  EXPECT_JSON_EQ(Must(store().GetUserState(user)), "{}");
+  ExpectConsistent(user, s.id);
+}
+
+TEST_P(StoreConformanceTest, EraseUserRemovesTheUsersState) {
+  const std::string user = NewUser();
+  const std::string other = NewUser();
+  PatchState(svc(), user, Create(user).id, R"({"user:a":1})");
+  PatchState(svc(), other, Create(other).id, R"({"user:b":2})");
+  Must(svc().EraseUser(user));
+  EXPECT_JSON_EQ(Must(store().GetUserState(user)), "{}");
+  EXPECT_JSON_EQ(Must(store().GetUserState(other)), R"({"user:b":2})");
+  // A new session of the erased user starts from nothing.
+  EXPECT_JSON_EQ(Create(user).state, "{}");
+}
+
+TEST_P(StoreConformanceTest, UserStatesScanAndPutRoundTrip) {
+  std::map<std::string, std::string> put;
+  for (int i = 0; i < 5; ++i) {
+    const std::string user = NewUser() + "-" + std::to_string(i);
+    put[user] = R"({"user:i":)" + std::to_string(i) + "}";
+    MustOk(store().PutUserState(user, put[user]));
+  }
+  const std::string cleared = NewUser() + "-cleared";
+  MustOk(store().PutUserState(cleared, R"({"user:x":1})"));
+  MustOk(store().PutUserState(cleared, "{}"));  // removes it
+
+  std::map<std::string, std::string> seen;
+  std::string cursor;
+  for (int pages = 0; pages < 1000; ++pages) {
+    UserStateScanPage page = Must(store().ScanUserStates(cursor, 2));
+    for (UserState& u : page.users) seen[u.user_id] = u.state;
+    if (page.next_cursor.empty()) break;
+    cursor = page.next_cursor;
+  }
+  EXPECT_EQ(seen.size(), put.size());
+  for (const auto& [user, state] : put) {
+    ASSERT_TRUE(seen.contains(user)) << user;
+    EXPECT_JSON_EQ(seen[user], state);
+    EXPECT_JSON_EQ(Must(store().GetUserState(user)), state);
+  }
+  EXPECT_FALSE(seen.contains(cleared));
+  EXPECT_JSON_EQ(Must(store().GetUserState(cleared)), "{}");
+  EXPECT_EQ(CodeOf(store().ScanUserStates("", 0)), "InvalidArgument");
+}
+
 INSTANTIATE_TEST_SUITE_P(
     Backends, StoreConformanceTest, ::testing::ValuesIn(AllBackends()),
     [](const ::testing::TestParamInfo<BackendParam>& info) {

@@ -33,8 +33,8 @@ std::shared_ptr<Store> Open(const std::string& uri) {
 }
 
 // Writes users with sessions of every kind of content: complete and
-// streaming messages, deltas, state, app events, preferences (some users
-// none). Returns the users.
+// streaming messages, deltas, state, app events, preferences and `user:`
+// state (some users none of either). Returns the users.
 std::vector<std::string> Populate(Store& store, int users,
                                   int sessions_per_user) {
   SessionService service(std::shared_ptr<Store>(&store, [](Store*) {}), nullptr,
@@ -79,6 +79,12 @@ std::vector<std::string> Populate(Store& store, int users,
       EXPECT_TRUE(
           service.UpdateSession(user, s->id, {.state = R"({"phase":"two"})"})
               .ok());
+      if (u % 3 != 2) {
+        const std::string state = R"({"user:lang":"l)" + std::to_string(u) +
+                                  R"(","user:seen":{"s)" + std::to_string(i) +
+                                  R"(":true},"temp:t":1})";
+        EXPECT_TRUE(service.UpdateSession(user, s->id, {.state = state}).ok());
+      }
     }
   }
   return ids;
@@ -137,8 +143,19 @@ TEST(MigrationTest, RoundTripThroughEveryBackendKeepsExportsIdentical) {
     EXPECT_EQ(done->sessions_skipped, 0);
     EXPECT_EQ(done->messages_copied, 18);
     EXPECT_EQ(done->preferences_copied, 2);
+    EXPECT_EQ(done->user_states_copied, 2);
     ExpectVerified(*chain[hop], *chain[hop + 1]);
   }
+  // The export carries the user's document, and every session shows it.
+  const json::value user_state =
+      json::parse(R"({"user:lang":"l0","user:seen":{"s0":true,"s1":true,)"
+                  R"("s2":true}})");
+  const json::value exported = ExportOf(*last, users[0]);
+  EXPECT_EQ(exported.at("user_state"), user_state);
+  for (const json::value& s : exported.at("sessions").as_array()) {
+    EXPECT_EQ(s.at("session").at("state").at("user:lang"), "l0");
+  }
+  EXPECT_EQ(ExportOf(*last, users[2]).at("user_state"), json::object());
   for (const std::string& user : users) {
     const json::value original = ExportOf(*first, user);
     EXPECT_EQ(original.at("sessions").as_array().size(), 3u);
@@ -167,7 +184,8 @@ TEST(MigrationTest, InterruptedMigrationResumesWhereItStopped) {
   EXPECT_EQ(to->Stats()->sessions, 2);
   Result<VerifyReport> partial = VerifyMigration(*from, *to, SmallPages());
   ASSERT_TRUE(partial.ok());
-  EXPECT_EQ(partial->differences, 4 + 1);  // 4 sessions, 1 user's prefs
+  // 4 sessions, 1 user's prefs, 2 users' user: state.
+  EXPECT_EQ(partial->differences, 4 + 1 + 2);
 
   Result<MigrationProgress> rest = MigrateStore(*from, *to, SmallPages());
   ASSERT_TRUE(rest.ok()) << rest.status().ToString();
@@ -219,13 +237,16 @@ TEST(MigrationTest, VerifyFindsEveryKindOfTampering) {
   ASSERT_TRUE(scan.ok() && !scan->sessions.empty());
   ASSERT_TRUE(to->DeleteSession(scan->sessions[0].id).ok());
   ASSERT_TRUE(to->PutPreferences(users[0], {false}).ok());  // was true
+  ASSERT_TRUE(to->PutUserState(users[1], R"({"user:lang":"changed"})").ok());
   report = VerifyMigration(*from, *to, SmallPages());
   ASSERT_TRUE(report.ok());
-  EXPECT_GE(report->differences, 2);
+  EXPECT_GE(report->differences, 3);
   std::string all;
   for (const std::string& line : report->listed) all += line + "\n";
   EXPECT_NE(all.find("missing at the destination"), std::string::npos) << all;
   EXPECT_NE(all.find("preferences of user " + users[0]), std::string::npos)
+      << all;
+  EXPECT_NE(all.find("user: state of user " + users[1]), std::string::npos)
       << all;
   postgres.DropDatabase(pg_uri);
 }

@@ -564,6 +564,88 @@ TEST_F(ApiTest, ExportIsOneStreamedDocumentAndEraseRemovesEverything) {
             1u);
 }
 
+TEST_F(ApiTest, StateScopesUserKeysAreSharedTempKeysAreNotKept) {
+  const std::string token = TokenFor("scoped");
+  const std::string a = CreateSessionId(token);
+  const std::string b = CreateSessionId(token);
+  const std::string other = CreateSessionId(TokenFor("someone-else"));
+
+  HttpResult patched = client().Patch(
+      "/v1/sessions/" + a, token,
+      R"({"state":{"step":2,"user:theme":"dark","temp:scratch":1}})");
+  ASSERT_EQ(patched.status, 200) << patched.body;
+  EXPECT_EQ(patched.Json().as_object()["state"],
+            json::parse(R"({"step":2,"user:theme":"dark"})"));
+  // The other session of the same user sees the user: key, in GET and in
+  // the list; another user's session does not.
+  HttpResult got = client().Get("/v1/sessions/" + b, token);
+  ASSERT_EQ(got.status, 200) << got.body;
+  EXPECT_EQ(got.Json().as_object()["state"],
+            json::parse(R"({"user:theme":"dark"})"));
+  const json::value listed = client().Get("/v1/sessions", token).Json();
+  ASSERT_EQ(listed.at("sessions").as_array().size(), 2u);
+  for (const auto& s : listed.at("sessions").as_array()) {
+    EXPECT_EQ(s.as_object().at("state").as_object().at("user:theme"), "dark");
+  }
+  EXPECT_EQ(client()
+                .Get("/v1/sessions/" + other, TokenFor("someone-else"))
+                .Json()
+                .as_object()["state"],
+            json::object());
+  // The log keeps the delta without its temp: key.
+  json::array events = client()
+                           .Get("/v1/sessions/" + a + "/events", token)
+                           .Json()
+                           .as_object()["events"]
+                           .as_array();
+  bool found = false;
+  for (const auto& e : events) {
+    if (e.as_object().at("type") != "state.delta") continue;
+    found = true;
+    EXPECT_EQ(e.as_object().at("data"),
+              json::parse(R"({"delta":{"step":2,"user:theme":"dark"}})"));
+  }
+  EXPECT_TRUE(found);
+
+  // The user's document has the session state's limit (256 KiB by
+  // default): over it, the documented 422 problem, and nothing changes.
+  const std::string chunk(150 * 1024, 'x');
+  ASSERT_EQ(client()
+                .Patch("/v1/sessions/" + a, token,
+                       R"({"state":{"user:one":")" + chunk + R"("}})")
+                .status,
+            200);
+  const std::int64_t last_seq = client()
+                                    .Get("/v1/sessions/" + b, token)
+                                    .Json()
+                                    .as_object()["last_seq"]
+                                    .to_number<std::int64_t>();
+  HttpResult over =
+      client().Patch("/v1/sessions/" + b, token,
+                     R"({"state":{"user:two":")" + chunk + R"(","step":1}})");
+  ExpectProblem(over, 422);
+  EXPECT_NE(over.Json().as_object()["detail"].as_string().find("user:"),
+            std::string::npos)
+      << over.body;
+  json::object after =
+      client().Get("/v1/sessions/" + b, token).Json().as_object();
+  EXPECT_EQ(after["last_seq"].to_number<std::int64_t>(), last_seq);
+  EXPECT_FALSE(after["state"].as_object().contains("user:two"));
+  EXPECT_FALSE(after["state"].as_object().contains("step"));
+
+  // Export carries the user's document once, at the top level.
+  json::object doc = client().Get("/v1/me/export", token).Json().as_object();
+  ASSERT_TRUE(doc["user_state"].is_object()) << doc;
+  EXPECT_EQ(doc["user_state"].as_object()["user:theme"], "dark");
+  EXPECT_TRUE(doc["user_state"].as_object().contains("user:one"));
+  // Erasing the user erases it.
+  ASSERT_EQ(client().Delete("/v1/me", token).status, 200);
+  const std::string fresh = CreateSessionId(token);
+  EXPECT_EQ(
+      client().Get("/v1/sessions/" + fresh, token).Json().as_object()["state"],
+      json::object());
+}
+
 TEST_F(ApiTest, AdminEndpointsNeedTheAdminScope) {
   const std::string user = TokenFor("subject");
   CreateSessionId(user);

@@ -171,6 +171,41 @@ TEST_P(MultiInstanceTest, ClientResumesOnBWithLastEventIdAndMissesNothing) {
   EXPECT_EQ(ReadUntil(*on_b, live), Range(missed + 1, live));
 }
 
+TEST_P(MultiInstanceTest, TempStateOnlyReachesTheWritingInstancesStreams) {
+  const std::string id = CreateSession(*client_a_);
+  std::unique_ptr<SseStream> on_a = Stream(*a_, id);
+  std::unique_ptr<SseStream> on_b = Stream(*b_, id);
+  ASSERT_EQ(ReadUntil(*on_a, 1), Range(1, 1));
+  ASSERT_EQ(ReadUntil(*on_b, 1), Range(1, 1));
+
+  HttpResult patched =
+      client_a_->Patch("/v1/sessions/" + id, token_,
+                       R"({"state":{"step":1,"temp:t":"x","user:lang":"fr"}})");
+  ASSERT_EQ(patched.status, 200) << patched.body;
+  // A made the change: its subscriber gets the live form, temp: included;
+  // B's subscriber reads the log, which holds the stored form.
+  std::optional<SseEvent> live = on_a->Next();
+  ASSERT_TRUE(live);
+  EXPECT_EQ(live->id, "2");
+  EXPECT_EQ(boost::json::parse(live->data),
+            boost::json::parse(
+                R"({"delta":{"step":1,"temp:t":"x","user:lang":"fr"}})"));
+  std::optional<SseEvent> read = on_b->Next();
+  ASSERT_TRUE(read);
+  EXPECT_EQ(read->id, "2");
+  EXPECT_EQ(read->event, "state.delta");
+  EXPECT_EQ(boost::json::parse(read->data),
+            boost::json::parse(R"({"delta":{"step":1,"user:lang":"fr"}})"));
+
+  // The user: key is shared through the store: a session made through B
+  // sees it.
+  const std::string other = CreateSession(*client_b_);
+  HttpResult got = client_b_->Get("/v1/sessions/" + other, token_);
+  ASSERT_EQ(got.status, 200) << got.body;
+  EXPECT_EQ(got.Json().at("state"),
+            boost::json::parse(R"({"user:lang":"fr"})"));
+}
+
 TEST_P(MultiInstanceTest, ConcurrentAppendsThroughBothInstancesAreGapless) {
   const std::string id = CreateSession(*client_a_);
   std::unique_ptr<SseStream> on_a = Stream(*a_, id);

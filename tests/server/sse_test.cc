@@ -103,6 +103,45 @@ TEST_F(SseTest, ResumeWithLastEventIdGetsExactlyTheMissedEvents) {
   EXPECT_EQ(ReadThrough(*by_query, 16), Range(15, 16));
 }
 
+TEST_F(SseTest, TempStateKeysReachLiveSubscribersButNoReplay) {
+  const std::string token = TokenFor("tempuser");
+  const std::string id = CreateSessionId(token);
+  auto live = Open(id, token);
+  ASSERT_EQ(ReadThrough(*live, 1), Range(1, 1));
+
+  const std::string marker = "tempmarker-quasar-" + id;
+  ASSERT_EQ(
+      client()
+          .Patch("/v1/sessions/" + id, token,
+                 R"({"state":{"step":1,"temp:note":")" + marker + R"("}})")
+          .status,
+      200);
+  // Connected during the change: the state.delta as sent, temp: included.
+  std::optional<SseEvent> delta = live->Next();
+  ASSERT_TRUE(delta);
+  EXPECT_EQ(delta->id, "2");
+  EXPECT_EQ(delta->event, "state.delta");
+  EXPECT_EQ(
+      json::parse(delta->data),
+      json::parse(R"({"delta":{"step":1,"temp:note":")" + marker + R"("}})"));
+
+  // A replay (Last-Event-ID) reads the stored form: the same seq without it.
+  SseStream::Options resume;
+  resume.last_event_id = "1";
+  auto replay = Open(id, token, resume);
+  ASSERT_EQ(replay->status(), 200);
+  std::optional<SseEvent> stored = replay->Next();
+  ASSERT_TRUE(stored);
+  EXPECT_EQ(stored->id, "2");
+  EXPECT_EQ(stored->event, "state.delta");
+  EXPECT_EQ(json::parse(stored->data), json::parse(R"({"delta":{"step":1}})"));
+  // Nor does the paged log, nor any byte the server stored.
+  const std::string events =
+      client().Get("/v1/sessions/" + id + "/events", token).body;
+  EXPECT_EQ(events.find(marker), std::string::npos) << events;
+  EXPECT_EQ(AllBytesUnder(dir_.path()).find(marker), std::string::npos);
+}
+
 TEST_F(SseTest, ResumeWhileAppendsContinueHasNoGapAndNoDuplicate) {
   const std::string token = TokenFor("busy");
   const std::string id = CreateSessionId(token);

@@ -291,6 +291,20 @@ Result<SessionScanPage> EncryptedStore::ScanSessions(std::string_view cursor,
   return page;
 }
 
+Result<std::string> EncryptedStore::GetUserState(std::string_view user_id) {
+  return inner_->GetUserState(user_id);
+}
+
+Result<UserStateScanPage> EncryptedStore::ScanUserStates(
+    std::string_view cursor, int limit) {
+  return inner_->ScanUserStates(cursor, limit);
+}
+
+Status EncryptedStore::PutUserState(std::string_view user_id,
+                                    std::string_view state) {
+  return inner_->PutUserState(user_id, state);
+}
+
 Result<PreferencesScanPage> EncryptedStore::ScanPreferences(
     std::string_view cursor, int limit) {
   return inner_->ScanPreferences(cursor, limit);

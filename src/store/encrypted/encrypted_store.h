@@ -83,6 +83,13 @@ class EncryptedStore final : public Store {
   Result<SweepResult> SweepSessions(const SweepRequest& request) override;
   Result<SessionScanPage> ScanSessions(std::string_view cursor,
                                        int limit) override;
+  // The `user:` state document is stored as the inner store holds it, not
+  // sealed: like the session row's own `state` (docs/encryption.md).
+  Result<std::string> GetUserState(std::string_view user_id) override;
+  Result<UserStateScanPage> ScanUserStates(std::string_view cursor,
+                                           int limit) override;
+  Status PutUserState(std::string_view user_id,
+                      std::string_view state) override;
   Result<PreferencesScanPage> ScanPreferences(std::string_view cursor,
                                               int limit) override;
   Status Ping() override;

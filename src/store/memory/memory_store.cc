@@ -36,6 +36,7 @@
 #include <vector>
 
 #include "chatstore/store.h"
+#include "core/json_util.h"
 #include "store/search_words.h"
 
 namespace chatstore {
@@ -74,6 +75,8 @@ struct UserEntry {
   // Status rides along so a filtered listing does not need session locks.
   std::map<ListKey, SessionStatus, NewestFirst> sessions;
   std::optional<Preferences> prefs;
+  // The `user:` state document (JSON object text); empty when none.
+  std::string state;
 };
 
 // An event without its session id and seq, which the entry implies: the
@@ -182,6 +185,11 @@ class MemoryStore final : public Store {
   Result<SweepResult> SweepSessions(const SweepRequest& request) override;
   Result<SessionScanPage> ScanSessions(std::string_view cursor,
                                        int limit) override;
+  Result<std::string> GetUserState(std::string_view user_id) override;
+  Result<UserStateScanPage> ScanUserStates(std::string_view cursor,
+                                           int limit) override;
+  Status PutUserState(std::string_view user_id,
+                      std::string_view state) override;
   Result<PreferencesScanPage> ScanPreferences(std::string_view cursor,
                                               int limit) override;
   Status Ping() override { return Status::Ok(); }
@@ -239,6 +247,18 @@ class MemoryStore final : public Store {
   std::atomic<std::int64_t> event_count_{0};
   std::atomic<std::int64_t> byte_count_{0};
 };
+
+// Merges the batch's `user:` patch into the user's document (the core's
+// merge, so every backend merges alike). REQUIRES: user.mu held.
+Status MergeUserState(UserEntry& user, const WriteBatch& batch) {
+  CHATSTORE_ASSIGN_OR_RETURN(
+      std::string merged,
+      json::MergeStateText(user.state.empty() ? "{}" : user.state,
+                           *batch.user_state_patch, "state (user: keys)",
+                           batch.user_state_max_bytes));
+  user.state = merged == "{}" ? std::string() : std::move(merged);
+  return Status::Ok();
+}
 
 // Checks that a prepared batch continues `e` (or starts a new session when
 // `e` holds none): gapless seqs, the same session and owner, message rows
@@ -339,7 +359,9 @@ void MemoryStore::MaybeDropUser(const std::string& user_id) {
   if (it == shard.map.end()) return;
   UserEntry& user = *it->second;
   std::lock_guard lock(user.mu);
-  if (!user.sessions.empty() || user.prefs.has_value()) return;
+  if (!user.sessions.empty() || user.prefs.has_value() || !user.state.empty()) {
+    return;
+  }
   user.dropped = true;
   shard.map.erase(it);
 }
@@ -479,6 +501,15 @@ void MemoryStore::ApplyToLive(SessionEntry& e, const Mutation& mutation,
     done(std::move(s));
     return;
   }
+  if (batch->user_state_patch) {
+    // Under the session's lock, then the user's (the order every path
+    // takes), so the merge and the session's write are one atomic step.
+    std::lock_guard lock(e.user->mu);
+    if (Status s = MergeUserState(*e.user, *batch); !s.ok()) {
+      done(std::move(s));
+      return;
+    }
+  }
   const ListKey old_key{ToMillis(e.session.updated_at), e.session.id};
   const SessionStatus old_status = e.session.status;
   Write(e, *batch);
@@ -526,9 +557,25 @@ bool MemoryStore::ApplyCreate(const Mutation& mutation,
       return false;
     }
   }
-  Write(*e, *batch);
   {
-    auto [user, user_lock] = LockUserForWrite(e->session.user_id);
+    auto [user, user_lock] = LockUserForWrite(batch->session.user_id);
+    if (batch->user_state_patch) {
+      if (Status s = MergeUserState(*user, *batch); !s.ok()) {
+        // Nobody has seen the entry yet (its lock is held): withdraw it.
+        user_lock.unlock();
+        SessionShard& shard = SessionShardFor(id);
+        {
+          std::unique_lock shard_lock(shard.mu);
+          shard.map.erase(id);
+        }
+        e->erased = true;
+        session_count_.fetch_sub(1);
+        MaybeDropUser(batch->session.user_id);
+        done(std::move(s));
+        return true;
+      }
+    }
+    Write(*e, *batch);
     user->sessions.emplace(
         ListKey{ToMillis(e->session.updated_at), e->session.id},
         e->session.status);
@@ -692,6 +739,7 @@ Result<EraseCounts> MemoryStore::DeleteUser(std::string_view user_id) {
   {
     std::lock_guard lock(user->mu);
     user->prefs.reset();
+    user->state.clear();
     ids.reserve(user->sessions.size());
     for (const auto& [key, status] : user->sessions) ids.push_back(key.id);
   }
@@ -779,6 +827,24 @@ Status MemoryStore::PutPreferences(std::string_view user_id,
                                    const Preferences& prefs) {
   auto [user, lock] = LockUserForWrite(user_id);
   user->prefs = prefs;
+  return Status::Ok();
+}
+
+Result<std::string> MemoryStore::GetUserState(std::string_view user_id) {
+  if (std::shared_ptr<UserEntry> user = FindUser(user_id)) {
+    std::lock_guard lock(user->mu);
+    if (!user->dropped && !user->state.empty()) return user->state;
+  }
+  return std::string("{}");
+}
+
+Status MemoryStore::PutUserState(std::string_view user_id,
+                                 std::string_view state) {
+  {
+    auto [user, lock] = LockUserForWrite(user_id);
+    user->state = state == "{}" ? std::string() : std::string(state);
+  }
+  MaybeDropUser(std::string(user_id));
   return Status::Ok();
 }
 
@@ -915,6 +981,22 @@ Result<PreferencesScanPage> MemoryStore::ScanPreferences(
   for (std::string& id : ids) {
     Result<Preferences> prefs = GetPreferences(id);
     if (prefs.ok()) page.users.push_back({std::move(id), *prefs});
+  }
+  return page;
+}
+
+Result<UserStateScanPage> MemoryStore::ScanUserStates(std::string_view cursor,
+                                                      int limit) {
+  if (limit <= 0) return Status::InvalidArgument("scan limit must be positive");
+  auto [ids, next] = KeysAfter(user_shards_, cursor, limit, [](UserEntry& u) {
+    std::lock_guard lock(u.mu);
+    return !u.state.empty();
+  });
+  UserStateScanPage page;
+  page.next_cursor = std::move(next);
+  for (std::string& id : ids) {
+    CHATSTORE_ASSIGN_OR_RETURN(std::string state, GetUserState(id));
+    if (state != "{}") page.users.push_back({std::move(id), std::move(state)});
   }
   return page;
 }

@@ -38,6 +38,7 @@
 #include <vector>
 
 #include "chatstore/store.h"
+#include "core/json_util.h"
 #include "store/postgres/array_literal.h"
 #include "store/postgres/connection_pool.h"
 #include "store/postgres/conninfo.h"
@@ -187,6 +188,21 @@ constexpr StatementSql kStatements[] = {
      "DELETE FROM messages WHERE session_id = ANY ($1::text[])"},
     {"erase_sessions", "DELETE FROM sessions WHERE id = ANY ($1::text[])"},
     {"erase_preferences", "DELETE FROM preferences WHERE user_id = $1"},
+    {"erase_user_state", "DELETE FROM user_state WHERE user_id = $1"},
+    // The user-state merge: make sure the row exists (a concurrent insert
+    // of the same user waits on the unique index), then lock it.
+    {"ensure_user_state",
+     "INSERT INTO user_state (user_id, state) VALUES ($1, '{}')"
+     " ON CONFLICT (user_id) DO NOTHING"},
+    {"lock_user_state",
+     "SELECT state FROM user_state WHERE user_id = $1 FOR UPDATE"},
+    {"get_user_state", "SELECT state FROM user_state WHERE user_id = $1"},
+    {"put_user_state",
+     "INSERT INTO user_state (user_id, state) VALUES ($1, $2)"
+     " ON CONFLICT (user_id) DO UPDATE SET state = excluded.state"},
+    {"scan_user_states",
+     "SELECT user_id, state FROM user_state WHERE user_id > $1"
+     " ORDER BY user_id LIMIT $2"},
 
     // Whole-store scans page by the primary keys ("C" collation: byte order,
     // the same as the cursor comparison).
@@ -375,6 +391,11 @@ class PostgresStore final : public Store {
                                               int limit) override;
   Status PutPreferences(std::string_view user_id,
                         const Preferences& prefs) override;
+  Result<std::string> GetUserState(std::string_view user_id) override;
+  Result<UserStateScanPage> ScanUserStates(std::string_view cursor,
+                                           int limit) override;
+  Status PutUserState(std::string_view user_id,
+                      std::string_view state) override;
   Result<SweepResult> SweepSessions(const SweepRequest& request) override;
   Status Ping() override;
   Result<StoreStats> Stats() override;
@@ -555,6 +576,24 @@ Result<WriteBatch> PostgresStore::ApplyIn(pqxx::transaction_base& tx,
       WriteBatch batch,
       mutation.Prepare(current, message ? &*message : nullptr, now));
   CHATSTORE_RETURN_IF_ERROR(CheckBatch(batch, id, current));
+  if (batch.user_state_patch) {
+    // Merged under the row's lock with the core's merge, in this
+    // transaction: atomic with the session's log, and serialised with the
+    // user's other sessions' patches (none is lost).
+    tx.exec_prepared("ensure_user_state", batch.session.user_id);
+    const pqxx::result r =
+        tx.exec_prepared("lock_user_state", batch.session.user_id);
+    CHATSTORE_ASSIGN_OR_RETURN(
+        std::string merged,
+        json::MergeStateText(r.empty() ? "{}" : Text(r[0][0]),
+                             *batch.user_state_patch, "state (user: keys)",
+                             batch.user_state_max_bytes));
+    if (merged == "{}") {
+      tx.exec_prepared("erase_user_state", batch.session.user_id);
+    } else {
+      tx.exec_prepared("put_user_state", batch.session.user_id, merged);
+    }
+  }
 
   const Session& s = batch.session;
   if (batch.creates_session) {
@@ -795,6 +834,7 @@ Result<EraseCounts> PostgresStore::DeleteUser(std::string_view user_id) {
         EraseCounts counts;
         EraseSessions(tx, ids, &counts);
         tx.exec_prepared("erase_preferences", user);
+        tx.exec_prepared("erase_user_state", user);
         return counts;
       });
 }
@@ -911,6 +951,53 @@ Status PostgresStore::PutPreferences(std::string_view user_id,
                     [&](pqxx::transaction_base& tx) -> Result<bool> {
                       tx.exec_prepared("put_preferences", user,
                                        prefs.persist_history);
+                      return true;
+                    })
+      .status();
+}
+
+Result<std::string> PostgresStore::GetUserState(std::string_view user_id) {
+  const std::string user(user_id);
+  return Read<std::string>(
+      "read the user: state of user " + user,
+      [&](pqxx::transaction_base& tx) -> Result<std::string> {
+        const pqxx::result r = tx.exec_prepared("get_user_state", user);
+        if (r.empty()) return std::string("{}");
+        return Text(r[0][0]);
+      });
+}
+
+Result<UserStateScanPage> PostgresStore::ScanUserStates(std::string_view cursor,
+                                                        int limit) {
+  if (limit <= 0) return Status::InvalidArgument("scan limit must be positive");
+  const std::string after(cursor);
+  return Read<UserStateScanPage>(
+      "scan user: states",
+      [&](pqxx::transaction_base& tx) -> Result<UserStateScanPage> {
+        const pqxx::result r =
+            tx.exec_prepared("scan_user_states", after, limit);
+        UserStateScanPage page;
+        for (const pqxx::row& row : r) {
+          page.users.push_back({Text(row[0]), Text(row[1])});
+        }
+        if (page.users.size() == static_cast<std::size_t>(limit)) {
+          page.next_cursor = page.users.back().user_id;
+        }
+        return page;
+      });
+}
+
+Status PostgresStore::PutUserState(std::string_view user_id,
+                                   std::string_view state) {
+  const std::string user(user_id);
+  const std::string text(state);
+  return Read<bool>("store the user: state of user " + user,
+                    [&](pqxx::transaction_base& tx) -> Result<bool> {
+                      if (text == "{}") {
+                        tx.exec_prepared("erase_user_state", user);
+                      } else {
+                        tx.exec_prepared("put_user_state", user, text);
+                      }
                       return true;
                     })
       .status();

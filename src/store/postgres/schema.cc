@@ -142,6 +142,18 @@ CREATE INDEX sessions_by_activity ON sessions (updated_at)
 CREATE INDEX sessions_never_used ON sessions (created_at)
   WHERE message_count = 0;
 )sql"},
+
+    {5, "user: state scopes",
+     R"sql(
+-- One `user:` state document per user, shared by all of the user's
+-- sessions (docs/context-and-state.md). A write that carries a patch locks
+-- the row (SELECT ... FOR UPDATE) and merges in its own transaction, so
+-- concurrent patches from several sessions of one user all survive.
+CREATE TABLE user_state (
+  user_id text COLLATE "C" PRIMARY KEY,
+  state text NOT NULL
+);
+)sql"},
 };
 
 static_assert(std::size(kMigrations) == kSchemaVersion,

@@ -12,7 +12,7 @@
 namespace chatstore::postgres {
 
 // The newest schema version this build knows (the last migration's).
-inline constexpr int kSchemaVersion = 4;
+inline constexpr int kSchemaVersion = 5;
 
 // Applies the migrations after the database's newest recorded version up to
 // `target`, each in its own transaction that first takes a transaction-level

@@ -67,6 +67,11 @@ inline std::string UserSearch(std::string_view uid) {
 inline std::string UserPrefs(std::string_view uid) {
   return UserKey(uid, "prefs");
 }
+// String: the user's `user:` state document (JSON object text); absent
+// when empty. The apply script replaces it under a compare-and-set.
+inline std::string UserState(std::string_view uid) {
+  return UserKey(uid, "state");
+}
 
 // Sorted set: ephemeral session ids scored by expires_at ms (the sweeper's
 // work list).

@@ -16,6 +16,13 @@ namespace chatstore::redis {
 // integer to Redis). Seqs, scores and counters travel as decimal strings;
 // Lua compares the stored last_seq with the expected one as strings, both
 // written by std::to_string.
+//
+// The user's `user:` state document (KEYS[13]) rides on the same CAS: the
+// last three ARGV are a flag, the document the caller merged into ('' when
+// absent) and the merged result ('' to delete). The caller merges with the
+// core's json::MergeStateText, so Lua does no JSON; when another session of
+// the user changed the document meanwhile, the check fails and the caller
+// merges again, so no patch is lost.
 const char kApplyScript[] = R"lua(
 local gen, last = ARGV[1], ARGV[2]
 if gen == '' then
@@ -23,6 +30,11 @@ if gen == '' then
 else
   local cur = redis.call('HMGET', KEYS[1], 'gen', 'last_seq')
   if cur[1] ~= gen or cur[2] ~= last then return 0 end
+end
+local un = #ARGV
+local user = ARGV[un - 2] == '1'
+if user and (redis.call('GET', KEYS[13]) or '') ~= ARGV[un - 1] then
+  return 0
 end
 local sid = ARGV[4]
 local i = 9
@@ -75,6 +87,10 @@ end
 if ARGV[7] ~= '0' then redis.call('HINCRBY', KEYS[10], 'sessions', ARGV[7]) end
 if created > 0 then redis.call('HINCRBY', KEYS[10], 'messages', created) end
 redis.call('HINCRBY', KEYS[10], 'events', ne)
+if user then
+  if ARGV[un] == '' then redis.call('DEL', KEYS[13])
+  else redis.call('SET', KEYS[13], ARGV[un]) end
+end
 return 1
 )lua";
 

@@ -31,6 +31,7 @@
 #include <vector>
 
 #include "chatstore/store.h"
+#include "core/json_util.h"
 #include "store/redis/redis_connection.h"
 #include "store/redis/redis_errors.h"
 #include "store/redis/redis_keys.h"
@@ -205,6 +206,11 @@ class RedisStore final : public Store {
   Result<SweepResult> SweepSessions(const SweepRequest& request) override;
   Result<SessionScanPage> ScanSessions(std::string_view cursor,
                                        int limit) override;
+  Result<std::string> GetUserState(std::string_view user_id) override;
+  Result<UserStateScanPage> ScanUserStates(std::string_view cursor,
+                                           int limit) override;
+  Status PutUserState(std::string_view user_id,
+                      std::string_view state) override;
   Result<PreferencesScanPage> ScanPreferences(std::string_view cursor,
                                               int limit) override;
   Status Ping() override;
@@ -332,7 +338,7 @@ Result<std::optional<WriteBatch>> RedisStore::TryApply(
 
   const Session& s = batch.session;
   std::vector<std::string> keys;
-  keys.reserve(12);
+  keys.reserve(13);
   for (std::string& k : redis::keys::SessionKeys(sid)) {
     keys.push_back(std::move(k));
   }
@@ -345,6 +351,24 @@ Result<std::optional<WriteBatch>> RedisStore::TryApply(
   keys.emplace_back(redis::keys::kStats);
   keys.emplace_back(redis::keys::kActivity);
   keys.emplace_back(redis::keys::kNeverUsed);
+  keys.push_back(redis::keys::UserState(s.user_id));
+
+  // The user's document as it is now, merged here with the core's merge;
+  // the script replaces it only if it is still this text (CAS).
+  std::string user_before;
+  std::string user_after;
+  if (batch.user_state_patch) {
+    CHATSTORE_ASSIGN_OR_RETURN(
+        Reply cur, conn->Run({"GET", redis::keys::UserState(s.user_id)}));
+    CHATSTORE_RETURN_IF_ERROR(redis::CheckReply(cur.get(), "GET"));
+    if (!IsNil(cur.get())) user_before = std::string(Str(cur.get()));
+    CHATSTORE_ASSIGN_OR_RETURN(
+        user_after,
+        json::MergeStateText(user_before.empty() ? "{}" : user_before,
+                             *batch.user_state_patch, "state (user: keys)",
+                             batch.user_state_max_bytes));
+    if (user_after == "{}") user_after.clear();
+  }
 
   std::vector<std::string> fields =
       redis::SessionFieldsDiff(stored ? &stored->row : nullptr, s);
@@ -389,6 +413,9 @@ Result<std::optional<WriteBatch>> RedisStore::TryApply(
     args.push_back(std::to_string(e.seq));
     args.push_back(redis::EncodeEvent(e));
   }
+  args.push_back(batch.user_state_patch ? "1" : "0");
+  args.push_back(std::move(user_before));
+  args.push_back(std::move(user_after));
   CHATSTORE_ASSIGN_OR_RETURN(Reply written,
                              apply_script_.Eval(*conn, keys, args));
   if (written->type != REDIS_REPLY_INTEGER) {
@@ -728,6 +755,7 @@ Result<EraseCounts> RedisStore::DeleteUser(std::string_view user_id) {
     ForgetStaleSessions(user_id, stale);
   }
   std::vector<std::string> del = {"DEL", redis::keys::UserPrefs(user_id),
+                                  redis::keys::UserState(user_id),
                                   redis::keys::UserSearch(user_id), index};
   for (SessionStatus st : redis::keys::kAllStatuses) {
     del.push_back(redis::keys::UserSessionsWithStatus(user_id, st));
@@ -835,6 +863,24 @@ Status RedisStore::PutPreferences(std::string_view user_id,
       pool_.Run({"HSET", redis::keys::UserPrefs(user_id), "persist_history",
                  prefs.persist_history ? "1" : "0"}));
   return redis::CheckReply(r.get(), "HSET");
+}
+
+Result<std::string> RedisStore::GetUserState(std::string_view user_id) {
+  CHATSTORE_ASSIGN_OR_RETURN(
+      Reply r, pool_.Run({"GET", redis::keys::UserState(user_id)}));
+  CHATSTORE_RETURN_IF_ERROR(redis::CheckReply(r.get(), "GET"));
+  if (IsNil(r.get())) return std::string("{}");
+  return std::string(Str(r.get()));
+}
+
+Status RedisStore::PutUserState(std::string_view user_id,
+                                std::string_view state) {
+  Command command = {"DEL", redis::keys::UserState(user_id)};
+  if (state != "{}") {
+    command = {"SET", redis::keys::UserState(user_id), std::string(state)};
+  }
+  CHATSTORE_ASSIGN_OR_RETURN(Reply r, pool_.Run(command));
+  return redis::CheckReply(r.get(), command[0]);
 }
 
 Result<SweepResult> RedisStore::SweepSessions(const SweepRequest& request) {
@@ -966,6 +1012,27 @@ Result<PreferencesScanPage> RedisStore::ScanPreferences(std::string_view cursor,
     if (IsNil(values[i].get())) continue;
     page.users.push_back(
         {std::move(step.first[i]), Preferences{Str(values[i].get()) == "1"}});
+  }
+  return page;
+}
+
+Result<UserStateScanPage> RedisStore::ScanUserStates(std::string_view cursor,
+                                                     int limit) {
+  CHATSTORE_ASSIGN_OR_RETURN(auto step,
+                             ScanKeys(cursor, limit, "cs:u:{", "}:state"));
+  UserStateScanPage page;
+  page.next_cursor = std::move(step.second);
+  if (step.first.empty()) return page;
+  std::vector<Command> reads;
+  for (const std::string& uid : step.first) {
+    reads.push_back({"GET", redis::keys::UserState(uid)});
+  }
+  CHATSTORE_ASSIGN_OR_RETURN(std::vector<Reply> values, pool_.Pipeline(reads));
+  for (std::size_t i = 0; i < values.size(); ++i) {
+    CHATSTORE_RETURN_IF_ERROR(redis::CheckReply(values[i].get(), "GET"));
+    if (IsNil(values[i].get())) continue;
+    page.users.push_back(
+        {std::move(step.first[i]), std::string(Str(values[i].get()))});
   }
   return page;
 }

@@ -104,6 +104,10 @@ Result<std::unique_ptr<RowReader>> RowReader::Open(
       {&r->scan_preferences_,
        "SELECT user_id, persist_history FROM preferences WHERE user_id > ?1 "
        "ORDER BY user_id LIMIT ?2"},
+      {&r->get_user_state_, "SELECT state FROM user_state WHERE user_id = ?1"},
+      {&r->scan_user_states_,
+       "SELECT user_id, state FROM user_state WHERE user_id > ?1 "
+       "ORDER BY user_id LIMIT ?2"},
       {&r->ping_, "SELECT 1"},
       {&r->stats_,
        "SELECT (SELECT count(*) FROM sessions), "
@@ -374,6 +378,34 @@ Result<PreferencesScanPage> RowReader::ScanPreferences(
     UserPreferences& u = page.users.emplace_back();
     u.user_id = std::string(scan_preferences_.Text(0));
     u.preferences.persist_history = scan_preferences_.Int(1) != 0;
+  }
+  if (page.users.size() == static_cast<std::size_t>(limit)) {
+    page.next_cursor = page.users.back().user_id;
+  }
+  return page;
+}
+
+Result<std::string> RowReader::GetUserState(std::string_view user_id) {
+  StatementReset reset(get_user_state_);
+  get_user_state_.Bind(1, user_id);
+  CHATSTORE_ASSIGN_OR_RETURN(const bool row, get_user_state_.Step());
+  if (!row) return std::string("{}");
+  return std::string(get_user_state_.Text(0));
+}
+
+Result<UserStateScanPage> RowReader::ScanUserStates(
+    std::string_view after_user_id, int limit) {
+  if (limit <= 0) return BadLimit(limit);
+  StatementReset reset(scan_user_states_);
+  scan_user_states_.Bind(1, after_user_id);
+  scan_user_states_.Bind(2, std::int64_t{limit});
+  UserStateScanPage page;
+  for (;;) {
+    CHATSTORE_ASSIGN_OR_RETURN(const bool row, scan_user_states_.Step());
+    if (!row) break;
+    UserState& u = page.users.emplace_back();
+    u.user_id = std::string(scan_user_states_.Text(0));
+    u.state = std::string(scan_user_states_.Text(1));
   }
   if (page.users.size() == static_cast<std::size_t>(limit)) {
     page.next_cursor = page.users.back().user_id;

@@ -60,12 +60,16 @@ class RowReader {
                             const std::optional<SearchCursor>& after, int limit,
                             Timestamp now);
   Result<Preferences> GetPreferences(std::string_view user_id);
+  // "{}" when the user has no `user:` state.
+  Result<std::string> GetUserState(std::string_view user_id);
   // Every live session with id > after_id, ascending (Store::ScanSessions:
   // the cursor is the last id returned).
   Result<SessionScanPage> ScanSessions(std::string_view after_id, int limit,
                                        Timestamp now);
   Result<PreferencesScanPage> ScanPreferences(std::string_view after_user_id,
                                               int limit);
+  Result<UserStateScanPage> ScanUserStates(std::string_view after_user_id,
+                                           int limit);
   Status Ping();
   // Row counts and bytes; the group-commit counters are the caller's.
   Result<StoreStats> Stats();
@@ -95,6 +99,8 @@ class RowReader {
   Statement get_preferences_;
   Statement scan_sessions_;
   Statement scan_preferences_;
+  Statement get_user_state_;
+  Statement scan_user_states_;
   Statement ping_;
   Statement stats_;
 };

@@ -7,6 +7,7 @@
 #include <utility>
 #include <vector>
 
+#include "core/json_util.h"
 #include "store/sqlite/rows.h"
 
 namespace chatstore::sqlite {
@@ -104,6 +105,11 @@ Result<std::unique_ptr<RowWriter>> RowWriter::Prepare(Db& db,
        "INSERT INTO preferences (user_id, persist_history) VALUES (?1, ?2) "
        "ON CONFLICT (user_id) DO UPDATE "
        "SET persist_history = excluded.persist_history"},
+      {&w->get_user_state_, "SELECT state FROM user_state WHERE user_id = ?1"},
+      {&w->put_user_state_,
+       "INSERT INTO user_state (user_id, state) VALUES (?1, ?2) "
+       "ON CONFLICT (user_id) DO UPDATE SET state = excluded.state"},
+      {&w->delete_user_state_, "DELETE FROM user_state WHERE user_id = ?1"},
       {&w->merge_search_,
        "INSERT INTO messages_fts (messages_fts, rank) VALUES ('merge', ?1)"},
       {&w->flush_search_[0], "SAVEPOINT search_flush"},
@@ -145,6 +151,9 @@ Result<WriteBatch> RowWriter::Apply(const Mutation& mutation, Timestamp now) {
   if (!batch.ok()) return batch;
   CHATSTORE_RETURN_IF_ERROR(
       CheckBatch(*batch, session_id, have_session ? session_.last_seq : 0));
+  if (batch->user_state_patch) {
+    CHATSTORE_RETURN_IF_ERROR(MergeUserState(*batch));
+  }
   CHATSTORE_RETURN_IF_ERROR(WriteBatchRows(*batch, expired_row));
   return batch;
 }
@@ -186,6 +195,32 @@ Status RowWriter::WriteBatchRows(const WriteBatch& batch,
     CHATSTORE_RETURN_IF_ERROR(insert_event_.Run());
   }
   return Status::Ok();
+}
+
+Status RowWriter::MergeUserState(const WriteBatch& batch) {
+  std::string current = "{}";
+  {
+    StatementReset reset(get_user_state_);
+    get_user_state_.Bind(1, batch.session.user_id);
+    CHATSTORE_ASSIGN_OR_RETURN(const bool row, get_user_state_.Step());
+    if (row) current.assign(get_user_state_.Text(0));
+  }
+  CHATSTORE_ASSIGN_OR_RETURN(
+      std::string merged,
+      json::MergeStateText(current, *batch.user_state_patch,
+                           "state (user: keys)", batch.user_state_max_bytes));
+  return PutUserState(batch.session.user_id, merged);
+}
+
+Status RowWriter::PutUserState(std::string_view user_id,
+                               std::string_view state) {
+  if (state == "{}") {
+    delete_user_state_.Bind(1, user_id);
+    return delete_user_state_.Run();
+  }
+  put_user_state_.Bind(1, user_id);
+  put_user_state_.Bind(2, state);
+  return put_user_state_.Run();
 }
 
 Status RowWriter::EraseSessionRows(std::string_view session_id,
@@ -297,6 +332,8 @@ Result<EraseCounts> RowWriter::DeleteUser(std::string_view user_id) {
   }
   delete_preferences_.Bind(1, user_id);
   CHATSTORE_RETURN_IF_ERROR(delete_preferences_.Run());
+  delete_user_state_.Bind(1, user_id);
+  CHATSTORE_RETURN_IF_ERROR(delete_user_state_.Run());
   if (searchable) CHATSTORE_RETURN_IF_ERROR(PurgeErasedSearchTerms());
   return counts;
 }

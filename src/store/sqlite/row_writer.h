@@ -46,14 +46,16 @@ class RowWriter {
   // Erases the session with its messages, events and search entries.
   // NotFound when missing or expired at `now`.
   Result<EraseCounts> DeleteSession(std::string_view session_id, Timestamp now);
-  // Erases every session of the user (expired or not) and the user's
-  // preferences.
+  // Erases every session of the user (expired or not), the user's
+  // preferences and `user:` state document.
   Result<EraseCounts> DeleteUser(std::string_view user_id);
   // Erases up to `request.limit` sessions the rule selects, oldest first
   // (Store::SweepSessions).
   Result<SweepResult> SweepSessions(const SweepRequest& request);
 
   Status PutPreferences(std::string_view user_id, const Preferences& prefs);
+  // Replaces the user's `user:` state document; "{}" deletes it.
+  Status PutUserState(std::string_view user_id, std::string_view state);
 
   // True while erased words may remain in the search index: call
   // ContinueSearchPurge() (in a write transaction) until it returns false.
@@ -72,6 +74,9 @@ class RowWriter {
   RowWriter() = default;
 
   Status WriteBatchRows(const WriteBatch& batch, bool replaces_expired);
+  // Merges batch.user_state_patch into the user's document (the core's
+  // merge; the writer is the only one, so read-modify-write is atomic).
+  Status MergeUserState(const WriteBatch& batch);
   // Removes one session's rows (search entries go with them, by trigger)
   // and adds what went to `counts`; `*searchable` becomes true when
   // complete, hence indexed, messages went.
@@ -98,6 +103,9 @@ class RowWriter {
   Statement delete_preferences_;
   Statement sweep_sessions_[3];  // indexed by SweepRule
   Statement put_preferences_;
+  Statement get_user_state_;
+  Statement put_user_state_;
+  Statement delete_user_state_;
   Statement merge_search_;
   Statement flush_search_[2];  // SAVEPOINT, RELEASE
   Db* db_ = nullptr;

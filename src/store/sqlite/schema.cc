@@ -154,6 +154,17 @@ CREATE INDEX sessions_by_activity ON sessions (updated_at)
 CREATE INDEX sessions_never_used ON sessions (created_at)
   WHERE message_count = 0;
 )sql"},
+
+    {5, "user: state scopes",
+     R"sql(
+-- One `user:` state document per user, shared by all of the user's
+-- sessions (docs/context-and-state.md). Merged inside the write that
+-- carries the patch, so it is atomic with that session's log.
+CREATE TABLE user_state (
+  user_id TEXT PRIMARY KEY,
+  state TEXT NOT NULL
+) WITHOUT ROWID;
+)sql"},
 };
 
 static_assert(std::size(kMigrations) == kSchemaVersion,

@@ -34,7 +34,7 @@ Status ApplyMigrations(Db& db, std::span<const Migration> migrations,
                        int target, std::string_view what);
 
 // The newest schema version this build knows (the last migration's).
-inline constexpr int kSchemaVersion = 4;
+inline constexpr int kSchemaVersion = 5;
 
 // ApplyMigrations() with the store's migrations: brings a store file to
 // `target` (tests pass an older one to build old files).

@@ -261,6 +261,26 @@ class SqliteStore final : public Store {
         .status();
   }
 
+  Result<std::string> GetUserState(std::string_view user_id) override {
+    auto reader = readers_->Acquire();
+    return reader->GetUserState(user_id);
+  }
+
+  Status PutUserState(std::string_view user_id,
+                      std::string_view state) override {
+    return RunOnWriter<bool>([this, user_id, state]() -> Result<bool> {
+             CHATSTORE_RETURN_IF_ERROR(rows_->PutUserState(user_id, state));
+             return true;
+           })
+        .status();
+  }
+
+  Result<UserStateScanPage> ScanUserStates(std::string_view cursor,
+                                           int limit) override {
+    auto reader = readers_->Acquire();
+    return reader->ScanUserStates(cursor, limit);
+  }
+
   Result<SweepResult> SweepSessions(const SweepRequest& request) override {
     return RunOnWriter<SweepResult>([this, request] {
       return AfterErasure(rows_->SweepSessions(request));

@@ -23,6 +23,7 @@
 #include "conformance/backends.h"
 #include "store/sqlite/sqlite_store.h"
 #include "support/postgres_server.h"
+#include "support/raw_storage.h"
 #include "support/redis_inspector.h"
 #include "support/redis_server.h"
 #include "support/store_tampering.h"
@@ -87,29 +88,7 @@ class EncryptedStoreTest : public ::testing::TestWithParam<BackendParam> {
   // Everything the backend holds, as bytes to search; empty for memory://
   // (checked through the inner store's reads instead).
   std::string RawStorage() {
-    if (backend() == "Sqlite") {
-      const std::string path =
-          instance_->uri().substr(std::string("sqlite://").size());
-      const std::string dir =
-          std::filesystem::path(path).parent_path().string();
-      // Before and after the WAL is folded into the main file.
-      std::string bytes = testing::AllBytesUnder(dir);
-      EXPECT_TRUE(CheckpointSqliteStore(*inner_).ok());
-      return bytes + testing::AllBytesUnder(dir);
-    }
-    if (backend() == "Redis") {
-      return testing::RedisInspector(testing::SharedRedisServer().port())
-          .DumpAll();
-    }
-    if (backend() == "Postgres") {
-      const std::string& uri = instance_->uri();
-      const std::string db = uri.substr(uri.rfind('/') + 1);
-      return testing::SharedPostgresServer().Query(
-          db,
-          "SELECT s::text FROM sessions s; SELECT m::text FROM messages m; "
-          "SELECT e::text FROM events e;");
-    }
-    return "";
+    return testing::RawStorage(backend(), instance_->uri(), *inner_);
   }
 
   // How many messages the backend's full-text index holds (0 where it
