@@ -4,6 +4,8 @@
 # stops it; REPS runs per count. bench/README.md records the medians.
 # Usage: bench/sse_load.sh [seconds] [stream counts...]
 #   defaults: 20 s measured (after a 5 s warm-up), 1000 and 10000 streams.
+#   SERVER_ARGS adds chatstored flags, e.g. to take the fsync out of the
+#   path: SERVER_ARGS='--store sqlite://./data/chatstore.db?synchronous=normal'.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BUILD=${BUILD:-build}
@@ -38,7 +40,8 @@ for streams in "${COUNTS[@]}"; do
     dir=$(mktemp -d /tmp/chatstore-sse-XXXXXX)
     # chatstored raises its own soft descriptor limit to the hard one.
     (cd "$dir" && exec "$OLDPWD/$BUILD/src/server/chatstored" \
-       --dev --listen 127.0.0.1:0 --rate-limit 0 >"$dir/out" 2>"$dir/log") &
+       --dev --listen 127.0.0.1:0 --rate-limit 0 ${SERVER_ARGS:-} \
+       >"$dir/out" 2>"$dir/log") &
     server_pid=$!
     for _ in $(seq 1 200); do
       grep -q '^listening on ' "$dir/out" 2>/dev/null && break
