@@ -209,7 +209,7 @@ TEST_F(HostileTest, SlowlorisIsCutOffWhileOthersAreServed) {
   slow.clear();
   EXPECT_TRUE(WaitForDescriptorsAtMost(baseline_fds + 2, seconds(10)))
       << OpenFileDescriptors(pid()) << " fds, baseline " << baseline_fds;
-  if (!kUnderAddressSanitizer) {
+  if (!kUnderSanitizer) {
     EXPECT_LT(ResidentBytes(pid()) - rss_before, 16 * kMiB);
   }
 }
@@ -260,7 +260,7 @@ TEST_F(HostileTest, ThousandsOfConnectionsOpenedAndDropped) {
   EXPECT_EQ(TimedHealthz() < milliseconds(2000 * kSanitizerSlowdown), true);
   EXPECT_TRUE(WaitForDescriptorsAtMost(baseline_fds + 2, seconds(15)))
       << OpenFileDescriptors(pid()) << " fds, baseline " << baseline_fds;
-  if (!kUnderAddressSanitizer) {
+  if (!kUnderSanitizer) {
     EXPECT_LT(ResidentBytes(pid()) - rss_before, 16 * kMiB);
   }
   EXPECT_EQ(MetricValue("chatstore_sse_open_streams"), 0);
@@ -332,7 +332,7 @@ TEST_F(HostileTest, ClientsThatNeverReadAreCutWithBoundedMemory) {
   EXPECT_EQ(MetricValue("chatstore_sse_subscribers_dropped_total"), kHoarders);
   EXPECT_EQ(MetricValue("chatstore_sse_open_streams"), 1);
   // 40 MB flowed through; unbounded queues would have kept it all.
-  if (!kUnderAddressSanitizer) {
+  if (!kUnderSanitizer) {
     EXPECT_LT(peak - rss_before, 24 * kMiB)
         << "peak " << peak / kMiB << " MiB, before " << rss_before / kMiB;
   }

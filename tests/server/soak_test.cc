@@ -84,7 +84,7 @@ TEST_F(SoakTest, EverySubscriberGetsEveryEventAndMemoryStaysFlat) {
 
   const double growth =
       static_cast<double>(end_rss - warm_rss) / static_cast<double>(warm_rss);
-  if (!kUnderAddressSanitizer) {
+  if (!kUnderSanitizer) {
     EXPECT_LE(std::abs(growth), 0.10)
         << "RSS after warm-up " << warm_rss / 1024 << " KiB, at the end "
         << end_rss / 1024 << " KiB";

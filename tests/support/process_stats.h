@@ -17,17 +17,18 @@ std::int64_t PeakResidentBytes(pid_t pid);
 int OpenFileDescriptors(pid_t pid);
 
 // Whether this test (and so the chatstored built beside it) runs under
-// AddressSanitizer. Its quarantine keeps freed memory resident and its
-// shadow memory grows with every allocation, so resident memory says
-// nothing about the server's own bounds there: memory bounds are asserted
-// in the normal build only. Its checks also slow every call, so time limits
-// of responsiveness checks get kSanitizerSlowdown times more.
-#if defined(__SANITIZE_ADDRESS__)
-inline constexpr bool kUnderAddressSanitizer = true;
+// AddressSanitizer or ThreadSanitizer. ASan's quarantine keeps freed memory
+// resident and both grow shadow memory with every allocation (TSan 5-10x),
+// so resident memory says nothing about the server's own bounds there:
+// memory bounds are asserted in the normal build only. Their checks also
+// slow every call, so time limits of responsiveness checks get
+// kSanitizerSlowdown times more.
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+inline constexpr bool kUnderSanitizer = true;
 #else
-inline constexpr bool kUnderAddressSanitizer = false;
+inline constexpr bool kUnderSanitizer = false;
 #endif
-inline constexpr int kSanitizerSlowdown = kUnderAddressSanitizer ? 4 : 1;
+inline constexpr int kSanitizerSlowdown = kUnderSanitizer ? 4 : 1;
 
 }  // namespace chatstore::testing
 

@@ -357,12 +357,15 @@ void MemoryStore::MaybeDropUser(const std::string& user_id) {
   std::unique_lock shard_lock(shard.mu);
   auto it = shard.map.find(user_id);
   if (it == shard.map.end()) return;
-  UserEntry& user = *it->second;
-  std::lock_guard lock(user.mu);
-  if (!user.sessions.empty() || user.prefs.has_value() || !user.state.empty()) {
+  // Erasing the map's pointer may free the entry: this reference keeps it
+  // alive until `lock` (declared after it, so destroyed first) unlocks.
+  const std::shared_ptr<UserEntry> user = it->second;
+  std::lock_guard lock(user->mu);
+  if (!user->sessions.empty() || user->prefs.has_value() ||
+      !user->state.empty()) {
     return;
   }
-  user.dropped = true;
+  user->dropped = true;
   shard.map.erase(it);
 }
 
