@@ -35,6 +35,7 @@
 #include "chatstore/status.h"
 #include "chatstore/store.h"
 #include "chatstore/types.h"
+#include "conformance/backend_test.h"
 #include "conformance/backends.h"
 #include "gtest/gtest.h"
 #include "store/encrypted/encryption_keys.h"
@@ -45,7 +46,6 @@ namespace {
 using namespace std::chrono_literals;
 
 // 2027-01-15T08:00:00Z: far from the epoch, so "0" never looks plausible.
-const Timestamp kStart = FromMillis(1'800'000'000'000);
 constexpr std::chrono::seconds kTtl{60};
 
 std::string CodeOf(const Status& s) {
@@ -131,18 +131,9 @@ void ExpectSameMessage(const Message& a, const Message& b) {
   EXPECT_EQ(a.updated_at, b.updated_at);
 }
 
-class StoreConformanceTest : public ::testing::TestWithParam<BackendParam> {
+class StoreConformanceTest : public BackendTest {
  protected:
-  void SetUp() override {
-    instance_ = GetParam().create();
-    clock_ = std::make_shared<ManualClock>(kStart);
-    Result<std::shared_ptr<Store>> store =
-        OpenBackendStore(GetParam(), *instance_, clock_);
-    ASSERT_TRUE(store.ok())
-        << instance_->uri() << ": " << store.status().ToString();
-    store_ = *store;
-    service_ = MakeService(Limits{});
-  }
+  StoreConformanceTest() : BackendTest(kTtl) {}
 
   // True for an encrypted instance, after checking that it refuses to
   // search with the documented error: the caller then skips what it would
@@ -154,28 +145,8 @@ class StoreConformanceTest : public ::testing::TestWithParam<BackendParam> {
     return true;
   }
 
-  void TearDown() override {
-    // The store must close before its files are removed.
-    service_.reset();
-    store_.reset();
-    instance_.reset();
-  }
-
-  std::unique_ptr<SessionService> MakeService(const Limits& limits) {
-    ServiceOptions options;
-    options.clock = clock_;
-    options.ephemeral_ttl = kTtl;
-    options.limits = limits;
-    return std::make_unique<SessionService>(store_, store_, options);
-  }
-
   SessionService& svc() { return *service_; }
   Store& store() { return *store_; }
-  Timestamp Now() const { return clock_->Now(); }
-  void Tick(std::chrono::milliseconds d = 1ms) { clock_->Advance(d); }
-
-  // A user no other test (or run, on a shared server) has seen.
-  std::string NewUser() { return "user-" + NewId(Now()); }
 
   Session Create(const std::string& user, bool persistent = true,
                  std::string title = "a session") {
@@ -311,11 +282,6 @@ class StoreConformanceTest : public ::testing::TestWithParam<BackendParam> {
     }
     return events;
   }
-
-  std::unique_ptr<BackendInstance> instance_;
-  std::shared_ptr<ManualClock> clock_;
-  std::shared_ptr<Store> store_;
-  std::unique_ptr<SessionService> service_;
 };
 
 // ---- Sessions -------------------------------------------------------------
@@ -337,8 +303,8 @@ TEST_P(StoreConformanceTest, CreateAndGetSession) {
   EXPECT_TRUE(s.persistent);
   EXPECT_EQ(s.message_count, 0);
   EXPECT_EQ(s.last_seq, 1);
-  EXPECT_EQ(s.created_at, kStart);
-  EXPECT_EQ(s.updated_at, kStart);
+  EXPECT_EQ(s.created_at, Start());
+  EXPECT_EQ(s.updated_at, Start());
   EXPECT_FALSE(s.expires_at.has_value());
 
   Tick(5s);
@@ -349,7 +315,7 @@ TEST_P(StoreConformanceTest, CreateAndGetSession) {
   ASSERT_EQ(events.size(), 1u);
   EXPECT_EQ(events[0].seq, 1);
   EXPECT_EQ(events[0].type, "session.created");
-  EXPECT_EQ(events[0].created_at, kStart);
+  EXPECT_EQ(events[0].created_at, Start());
   EXPECT_EQ(Field(events[0].data, "id"), boost::json::value(s.id));
   EXPECT_EQ(Field(events[0].data, "title"),
             boost::json::value("Trip to Kyoto"));
@@ -1102,7 +1068,7 @@ TEST_P(StoreConformanceTest, MergePatchOnMetadataAndState) {
                  R"({"phase":"run","nested":{"y":2,"w":[1]},"list":{"o":1}})");
   EXPECT_EQ(updated.title, "plan");
   EXPECT_EQ(updated.updated_at, Now());
-  EXPECT_EQ(updated.created_at, kStart);
+  EXPECT_EQ(updated.created_at, Start());
   EXPECT_EQ(updated.last_seq, s.last_seq + 2);
   ExpectSameSession(Get(user, s.id), updated);
 
@@ -1435,7 +1401,7 @@ TEST_P(StoreConformanceTest, EphemeralSessionsExpireAndAreSwept) {
   EXPECT_TRUE(IsEphemeralSessionId(s.id));
   EXPECT_FALSE(s.persistent);
   ASSERT_TRUE(s.expires_at.has_value());
-  EXPECT_EQ(*s.expires_at, kStart + kTtl);
+  EXPECT_EQ(*s.expires_at, Start() + kTtl);
 
   // A write before expiry slides the expiry forward.
   Tick(30s);
@@ -1466,7 +1432,7 @@ TEST_P(StoreConformanceTest, EphemeralSessionsExpireAndAreSwept) {
   EXPECT_EQ(swept.messages, 1);
   EXPECT_EQ(swept.events, last.last_seq);
   // Swept means deleted, not hidden: turning the clock back finds nothing.
-  clock_->Set(kStart);
+  clock_->Set(Start());
   EXPECT_EQ(CodeOf(store().GetSession(s.id)), "NotFound");
   EXPECT_EQ(CodeOf(store().ReadEvents(s.id, 0, 10)), "NotFound");
   ExpectConsistent(user, kept.id);

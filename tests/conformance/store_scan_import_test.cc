@@ -15,6 +15,7 @@
 #include "chatstore/ids.h"
 #include "chatstore/service.h"
 #include "chatstore/store.h"
+#include "conformance/backend_test.h"
 #include "conformance/backends.h"
 #include "core/wire_format.h"
 
@@ -22,8 +23,6 @@ namespace chatstore::conformance {
 namespace {
 
 using namespace std::chrono_literals;
-
-const Timestamp kStart = FromMillis(1'800'000'000'000);
 
 struct WholeSession {
   Session row;
@@ -58,34 +57,9 @@ std::vector<std::string> Render(const WholeSession& w) {
   return out;
 }
 
-class StoreScanImportTest : public ::testing::TestWithParam<BackendParam> {
+class StoreScanImportTest : public BackendTest {
  protected:
-  void SetUp() override {
-    instance_ = GetParam().create();
-    clock_ = std::make_shared<ManualClock>(kStart);
-    StoreOptions options;
-    options.clock = clock_;
-    Result<std::shared_ptr<Store>> store = OpenStore(instance_->uri(), options);
-    ASSERT_TRUE(store.ok()) << store.status().ToString();
-    store_ = *store;
-    ServiceOptions service_options;
-    service_options.clock = clock_;
-    service_options.ephemeral_ttl = 60s;
-    service_ =
-        std::make_unique<SessionService>(store_, store_, service_options);
-  }
-  void TearDown() override {
-    service_.reset();
-    store_.reset();
-    instance_.reset();
-  }
-
-  std::string NewUser() { return "user-" + NewId(clock_->Now()); }
-
-  std::unique_ptr<BackendInstance> instance_;
-  std::shared_ptr<ManualClock> clock_;
-  std::shared_ptr<Store> store_;
-  std::unique_ptr<SessionService> service_;
+  StoreScanImportTest() : BackendTest(std::chrono::seconds(60)) {}
 };
 
 TEST_P(StoreScanImportTest, ScanSessionsVisitsEveryLiveSessionOfEveryUser) {

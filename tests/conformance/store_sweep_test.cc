@@ -24,6 +24,7 @@
 #include "chatstore/ids.h"
 #include "chatstore/service.h"
 #include "chatstore/store.h"
+#include "conformance/backend_test.h"
 #include "conformance/backends.h"
 
 namespace chatstore::conformance {
@@ -31,37 +32,15 @@ namespace {
 
 using namespace std::chrono_literals;
 
-const Timestamp kStart = FromMillis(1'800'000'000'000);
 constexpr std::chrono::seconds kTtl = 3600s;
 
 std::set<std::string> AsSet(const std::vector<std::string>& ids) {
   return {ids.begin(), ids.end()};
 }
 
-class StoreSweepTest : public ::testing::TestWithParam<BackendParam> {
+class StoreSweepTest : public BackendTest {
  protected:
-  void SetUp() override {
-    instance_ = GetParam().create();
-    clock_ = std::make_shared<ManualClock>(kStart);
-    Result<std::shared_ptr<Store>> store =
-        OpenBackendStore(GetParam(), *instance_, clock_);
-    ASSERT_TRUE(store.ok()) << store.status().ToString();
-    store_ = *store;
-    ServiceOptions service_options;
-    service_options.clock = clock_;
-    service_options.ephemeral_ttl = kTtl;
-    service_ =
-        std::make_unique<SessionService>(store_, store_, service_options);
-  }
-  void TearDown() override {
-    service_.reset();
-    store_.reset();
-    instance_.reset();
-  }
-
-  Timestamp Now() const { return clock_->Now(); }
-  void Tick(std::chrono::milliseconds d = 1ms) { clock_->Advance(d); }
-  std::string NewUser() { return "user-" + NewId(Now()); }
+  StoreSweepTest() : BackendTest(kTtl) {}
 
   Session Create(const std::string& user, bool persistent = true) {
     CreateSessionRequest request;
@@ -87,17 +66,12 @@ class StoreSweepTest : public ::testing::TestWithParam<BackendParam> {
   // must not bring an expired session back either).
   void ExpectErased(const std::string& id) {
     const Timestamp now = Now();
-    clock_->Set(kStart);
+    clock_->Set(Start());
     EXPECT_TRUE(store_->GetSession(id).status().IsNotFound()) << id;
     EXPECT_TRUE(store_->ReadEvents(id, 0, 10).status().IsNotFound()) << id;
     EXPECT_TRUE(store_->ReadMessages(id, 0, 10).status().IsNotFound()) << id;
     clock_->Set(now);
   }
-
-  std::unique_ptr<BackendInstance> instance_;
-  std::shared_ptr<ManualClock> clock_;
-  std::shared_ptr<Store> store_;
-  std::unique_ptr<SessionService> service_;
 };
 
 TEST_P(StoreSweepTest, ExpiredRuleRemovesEphemeralSessionsAtTheirExpiry) {
@@ -120,7 +94,7 @@ TEST_P(StoreSweepTest, ExpiredRuleRemovesEphemeralSessionsAtTheirExpiry) {
   EXPECT_TRUE(Exists(persistent.id));
   EXPECT_TRUE(Sweep(SweepRule::kExpired, expires).session_ids.empty());
   // The other rules never take an ephemeral session for inactivity.
-  clock_->Set(kStart);
+  clock_->Set(Start());
   EXPECT_TRUE(Exists(later.id));
   const SweepResult inactive = Sweep(SweepRule::kInactive, expires + kTtl);
   EXPECT_EQ(inactive.session_ids, std::vector<std::string>{persistent.id});
