@@ -29,6 +29,12 @@ int Fail(std::string_view command, const Status& status) {
   return ExitCodeFor(status);
 }
 
+std::string EraseCountsJson(const EraseCounts& counts) {
+  return "{\"sessions_deleted\":" + std::to_string(counts.sessions) +
+         ",\"messages_deleted\":" + std::to_string(counts.messages) +
+         ",\"events_deleted\":" + std::to_string(counts.events) + "}";
+}
+
 Result<std::shared_ptr<Store>> OpenCommandStore(std::string_view uri,
                                                 StoreAccess access,
                                                 const std::string& key_file,

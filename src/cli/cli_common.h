@@ -33,6 +33,10 @@ int ExitCodeFor(const Status& status);
 // code of `status`.
 int Fail(std::string_view command, const Status& status);
 
+// `counts` as the JSON object the commands print:
+// {"sessions_deleted":N,"messages_deleted":N,"events_deleted":N}.
+std::string EraseCountsJson(const EraseCounts& counts);
+
 // Options every command takes (before or after the command's name).
 struct CommonOptions {
   std::string store_uri = "sqlite://./data/chatstore.db";

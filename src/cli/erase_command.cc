@@ -24,7 +24,6 @@ int RunErase(const CommonOptions& common, const EraseArgs& args) {
   Result<AuditedStore> opened = OpenAuditedStore(common, StoreAccess::kRaw);
   if (!opened.ok()) return Fail("erase", opened.status());
   CommandAudit& audit = opened->audit;
-  Store& store = *opened->store;
   SessionService service(opened->store, nullptr, {});
   Result<EraseCounts> erased = service.EraseUser(args.user_id);
   const EraseCounts counts = erased.ok() ? *erased : EraseCounts{};
@@ -33,9 +32,7 @@ int RunErase(const CommonOptions& common, const EraseArgs& args) {
                                         {"messages_deleted", counts.messages},
                                         {"events_deleted", counts.events}});
   if (!erased.ok()) return Fail("erase", erased.status());
-  std::cout << "{\"sessions_deleted\":" << counts.sessions
-            << ",\"messages_deleted\":" << counts.messages
-            << ",\"events_deleted\":" << counts.events << "}" << std::endl;
+  std::cout << EraseCountsJson(counts) << std::endl;
   if (!recorded.ok()) return Fail("erase", recorded);
   return kExitOk;
 }

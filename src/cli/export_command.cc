@@ -23,7 +23,6 @@ int RunExport(const CommonOptions& common, const ExportArgs& args) {
   Result<AuditedStore> opened = OpenAuditedStore(common, StoreAccess::kContent);
   if (!opened.ok()) return Fail("export", opened.status());
   CommandAudit& audit = opened->audit;
-  Store& store = *opened->store;
   SessionService service(opened->store, nullptr, {});
 
   // A file is written beside its final name and moved there when complete,

@@ -56,10 +56,7 @@ int RunSweep(const CommonOptions& common, const SweepArgs& args) {
        {SweepRule::kExpired, SweepRule::kInactive, SweepRule::kNeverUsed}) {
     const EraseCounts& c = by_rule[static_cast<int>(rule)];
     if (rule != SweepRule::kExpired) std::cout << ",";
-    std::cout << "\"" << ToString(rule)
-              << "\":{\"sessions_deleted\":" << c.sessions
-              << ",\"messages_deleted\":" << c.messages
-              << ",\"events_deleted\":" << c.events << "}";
+    std::cout << "\"" << ToString(rule) << "\":" << EraseCountsJson(c);
   }
   std::cout << "}" << std::endl;
   if (!recorded.ok()) return Fail("sweep", recorded);

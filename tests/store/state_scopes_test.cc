@@ -29,12 +29,7 @@ using conformance::BackendInstance;
 using conformance::BackendName;
 using conformance::BackendParam;
 using conformance::EncryptedBackends;
-
-template <typename T>
-T Must(Result<T> r) {
-  if (!r.ok()) throw std::runtime_error(r.status().ToString());
-  return std::move(r).value();
-}
+using conformance::Must;
 
 // Keeps the data of every state.delta event a commit announced.
 class DeltaRecorder final : public CommitListener {
